@@ -37,3 +37,138 @@ def main() -> None:
       dataclean fix --manifest audit/manifest.csv    # -> audit/clean.csv with a leak-proof split
       dataclean train --manifest audit/clean.csv     # -> runs/<name>/ model, metrics, plots
     """
+
+
+def _check_list(value: str | None) -> list[str]:
+    from dataclean.checks import REGISTRY
+
+    if not value:
+        return []
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    if names == ["any"]:
+        return sorted(REGISTRY)
+    unknown = [n for n in names if n not in REGISTRY]
+    if unknown:
+        raise click.BadParameter(f"unknown check {', '.join(unknown)} (known: any, {', '.join(sorted(REGISTRY))})")
+    return names
+
+
+@main.command()
+@click.argument("data", type=click.Path(file_okay=True, dir_okay=True, path_type=str))
+@click.option("--out", "-o", default="audit", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for manifest.csv, issues.csv and summary.json.")
+@click.option("--workers", "-j", type=click.IntRange(min=0), default=None,
+              help="Processes inspecting files [default: all cores]; 0 inspects in this process.")
+@click.option("--labels", type=click.Path(dir_okay=False), default=None,
+              help="CSV with columns path,label (paths relative to DATA): enables the misplaced check.")
+@click.option("--fail-on", default="", metavar="CHECKS",
+              help="Comma-separated checks (or 'any') that make the exit code 1 when they find something.")
+@click.option("--set", "settings", multiple=True, metavar="CHECK.PARAM=VALUE",
+              help="Override a check parameter, e.g. --set dark.max_brightness=0.05 (repeatable; see `dataclean checks`).")
+@click.option("--max-pixels", type=click.IntRange(min=1), default=None,
+              help="Decompression-bomb cap: images with more pixels are reported as too_large [default: 89,478,485].")
+@click.option("--format", "fmt", type=click.Choice(["rich", "json"]), default="rich", show_default=True,
+              help="rich: the terminal report; json: the summary as JSON on stdout, for scripts.")
+@click.option("--examples", default=3, show_default=True, type=click.IntRange(min=0), help="Example files shown per check.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or report; one summary line (for CI logs).")
+def audit(data: str, out: str, workers: int | None, labels: str | None, fail_on: str, settings: tuple[str, ...],
+          max_pixels: int | None, fmt: str, examples: int, quiet: bool) -> None:
+    """Audit the image dataset in DATA (DATA/<class>/<image>, or a flat folder of images).
+
+    Every file is read once (MD5) and decoded once, in parallel. Checks: corrupt files, exact and
+    near duplicates, dark / bright / low-contrast images, resolution outliers, duplicate file
+    names, naming problems, label conflicts, misplaced files (with --labels) and class imbalance.
+    Nothing in DATA is modified.
+
+    \b
+    Writes to --out: manifest.csv (one row per file), issues.csv (one row per finding),
+    summary.json (counts, statistics, parameters).
+
+    \b
+    Exit codes: 0 done (nothing matched --fail-on), 1 a --fail-on check fired, 2 bad input.
+
+    \b
+    Examples:
+      dataclean audit data/
+      dataclean audit data/ --out audit/ --workers 2 --fail-on corrupt,exact_duplicate
+      dataclean audit data/ --set near_duplicate.max_distance=6 --format json
+    """
+    import json
+
+    from rich.console import Console
+
+    from dataclean.audit import parse_params, run_audit, write_outputs
+    from dataclean.inspect import DEFAULT_MAX_PIXELS
+
+    fail_checks = _check_list(fail_on)
+    params = parse_params(settings)
+    err = Console(stderr=True)
+    show_progress = fmt == "rich" and not quiet
+    with _Progress(err, enabled=show_progress) as progress:
+        result = run_audit(data, workers=workers, labels_path=labels, params=params,
+                           max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
+                           on_scan=lambda found: progress.start(len(found.paths)), on_progress=progress.advance)
+    written = write_outputs(result, out)
+    fired = [c for c in fail_checks if result.findings.get(c)]
+    if fmt == "json":
+        click.echo(json.dumps(result.summary, indent=2, sort_keys=True, default=str))
+    elif quiet:
+        counts = ", ".join(f"{n} {result.summary['checks'][n]['files'] or len(result.findings[n])}" for n in result.fired)
+        click.echo(f"audited {result.summary['files']} files: {counts or 'no issues'}; outputs in {out}/")
+    else:
+        from dataclean.report import audit_report
+
+        console = Console()
+        console.print(audit_report(result, examples))
+        console.print(f"Wrote {', '.join(str(p) for p in written.values())}", style="dim")
+    if fired:
+        err.print(f"[red]failing: {', '.join(fired)} found issues (--fail-on)[/red]")
+        raise SystemExit(1)
+
+
+@main.command(name="checks")
+def list_checks() -> None:
+    """List every check with its severity, what it finds and its parameters (override with --set)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from dataclean.audit import ordered_checks
+
+    table = Table()
+    for col in ("check", "severity", "finds", "parameters (defaults)"):
+        table.add_column(col, overflow="fold")
+    for spec in ordered_checks():
+        params = ", ".join(f"{k}={v}" for k, v in spec.params.items())
+        table.add_row(spec.name, spec.severity, spec.description, params)
+    Console().print(table)
+
+
+class _Progress:
+    """A rich progress bar on stderr for file inspection (a no-op when disabled)."""
+
+    def __init__(self, console: Any, enabled: bool) -> None:
+        self.enabled = enabled
+        self.console = console
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> "_Progress":
+        return self
+
+    def start(self, total: int) -> None:
+        if not self.enabled:
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._bar = Progress(TextColumn("inspecting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                             console=self.console, transient=True)
+        self._bar.start()
+        self._task = self._bar.add_task("inspect", total=total)
+
+    def advance(self, n: int) -> None:
+        if self._bar is not None:
+            self._bar.advance(self._task, n)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()

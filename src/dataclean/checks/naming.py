@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from dataclean.checks.base import AuditContext, Finding, check
+from dataclean.checks.files import FORMAT_EXTENSIONS, extension, is_image_name, is_system_file
+
+
+@check("naming", "warning", "extension that does not match the real format, non-image files, hidden/system files")
+def naming(ctx: AuditContext) -> list[Finding]:
+    t = ctx.table
+    out = []
+    for row, (path, fmt, code) in enumerate(zip(t["path"], t["format"], t["error"])):
+        ext = extension(path)
+        if is_system_file(path):
+            out.append(Finding(row, 1.0, "hidden or system file"))
+        elif code == "not_an_image" and not is_image_name(path):
+            out.append(Finding(row, 1.0, f"non-image file ({ext or 'no extension'})"))
+        elif fmt and ext not in FORMAT_EXTENSIONS.get(fmt, {ext}):
+            out.append(Finding(row, 1.0, f"extension {ext or '(none)'} but the content is {fmt}"))
+        elif any(ord(c) < 32 for c in path) or path != path.strip() or path.split("/")[-1] != path.split("/")[-1].strip():
+            out.append(Finding(row, 1.0, "file name has control characters or surrounding spaces"))
+    return out

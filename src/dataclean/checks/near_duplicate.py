@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from dataclean.checks.base import AuditContext, Finding, check
+
+
+@check("near_duplicate", "warning", "resized, re-encoded, re-formatted, grayscaled or mirrored copies: pHash within "
+       "max_distance bits, verified by thumbnail correlation >= min_similarity")
+def near_duplicate(ctx: AuditContext, max_distance: int = 10, min_similarity: float = 0.9) -> list[Finding]:
+    """One finding per member of each verified pair (the score is the pair's Hamming distance).
+
+    The parameters are read where the clusters are built (AuditContext.clusters), so that every
+    check sees the same groups.
+    """
+    c = ctx.clusters
+    paths = ctx.table["path"].to_numpy()
+    out = []
+    for i, j, dist, mirrored, sim in c.near_pairs[["i", "j", "distance", "mirrored", "similarity"]].itertuples(index=False):
+        how = " (mirrored)" if mirrored else ""
+        for a, b in ((i, j), (j, i)):
+            out.append(Finding(int(a), float(dist), f"phash distance {dist} to {paths[b]}{how}, similarity {sim:.2f}",
+                               c.group[a]))
+    return out

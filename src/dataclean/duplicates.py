@@ -1,0 +1,72 @@
+"""Exact and near-duplicate clusters in one id space.
+
+Exact duplicates share an MD5; near duplicates are verified pHash pairs (dataclean.neardup). The
+cluster of a file is the connected component of both kinds of edge, so ``fix`` and the split see
+one notion of group. Only decoded files take part (two empty files are not "duplicates").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from dataclean.hashing import from_hex
+from dataclean.neardup import near_duplicate_pairs
+
+if TYPE_CHECKING:
+    from dataclean.checks.base import AuditContext
+
+
+@dataclass(frozen=True)
+class Clusters:
+    exact_key: np.ndarray  # per row: md5 when it has an identical twin, else ""
+    near_pairs: pd.DataFrame  # i, j, distance, mirrored, similarity (table rows; identical twins excluded)
+    group: np.ndarray  # per row: "g1", "g2", ... or "" when alone
+
+
+def find_clusters(ctx: "AuditContext", max_distance: int, min_similarity: float) -> Clusters:
+    table = ctx.table
+    n = len(table)
+    decoded = np.flatnonzero(ctx.decoded)
+    md5 = table["md5"].to_numpy(dtype=object)
+    dup_md5 = pd.Series(md5[decoded]).duplicated(keep=False).to_numpy()
+    exact_key = np.full(n, "", dtype=object)
+    exact_key[decoded[dup_md5]] = md5[decoded[dup_md5]]
+
+    sub = near_duplicate_pairs(
+        from_hex(table["phash"].to_numpy()[decoded]),
+        from_hex(table["phash_mirror"].to_numpy()[decoded]),
+        ctx.thumbs[decoded],
+        max_distance=max_distance,
+        min_similarity=min_similarity,
+    )
+    near = sub.assign(i=decoded[sub["i"].to_numpy()], j=decoded[sub["j"].to_numpy()])
+    near = near[md5[near["i"].to_numpy()] != md5[near["j"].to_numpy()]].reset_index(drop=True)
+
+    # exact twins: chain each member to the first member of its md5 group
+    first = pd.Series(np.arange(n)[decoded[dup_md5]]).groupby(md5[decoded[dup_md5]]).transform("min").to_numpy()
+    src = np.concatenate([np.arange(n)[decoded[dup_md5]], near["i"].to_numpy(dtype=np.int64)])
+    dst = np.concatenate([first, near["j"].to_numpy(dtype=np.int64)])
+    group = _component_ids(n, src.astype(np.int64), dst.astype(np.int64))
+    return Clusters(exact_key=exact_key, near_pairs=near, group=group)
+
+
+def _component_ids(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Name connected components of size >= 2 as g1, g2, ... in order of their first row."""
+    out = np.full(n, "", dtype=object)
+    if n == 0 or len(src) == 0:
+        return out
+    graph = coo_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(n, n))
+    _, comp = connected_components(graph, directed=False)
+    sizes = np.bincount(comp)
+    multi = sizes[comp] > 1
+    order: dict[int, int] = {}
+    for row in np.flatnonzero(multi):  # rows ascending -> ids in order of first member
+        order.setdefault(int(comp[row]), len(order) + 1)
+    out[multi] = [f"g{order[int(c)]}" for c in comp[multi]]
+    return out

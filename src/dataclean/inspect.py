@@ -1,0 +1,202 @@
+"""Per-file inspection: a pure function from a file path to a record.
+
+Each file is read once (bytes -> size + MD5) and decoded once, at reduced scale where the format
+allows it (JPEG DCT scaling via ``Image.draft``): every metric and hash is computed from a small
+grayscale image, while width and height come from the header. A broken file is a result with an
+error code, never an exception.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageFile, UnidentifiedImageError
+
+from dataclean.hashing import THUMB_SIZE, signatures, to_hex
+
+#: Error codes a record can carry, and what they mean.
+ERROR_CODES: dict[str, str] = {
+    "empty_file": "the file has zero bytes",
+    "not_an_image": "no image format recognised the file's bytes",
+    "truncated": "the image data ends early",
+    "decode_error": "the header was read but the pixels could not be decoded",
+    "too_large": "more pixels than the decompression-bomb cap allows",
+    "unreadable": "the file could not be read (permissions, I/O error)",
+    "tf_unsupported": "Pillow decodes it but TensorFlow's decoders cannot",
+}
+
+#: Formats tf.io.decode_image reads (JPEG, PNG, GIF, BMP). Anything else would break training.
+TF_FORMATS = frozenset({"JPEG", "MPO", "PNG", "GIF", "BMP"})
+
+#: Default cap on width * height before decoding (Pillow's own MAX_IMAGE_PIXELS default).
+DEFAULT_MAX_PIXELS = 89_478_485
+
+#: Longer side of the small image metrics and hashes are computed on. JPEGs are decoded by DCT
+#: scaling straight to at least DRAFT_SIDE (1/2..1/8 of full size), other formats reduced after decoding.
+WORK_SIDE = 128
+DRAFT_SIDE = 64
+
+_ORIENTATION_TAG = 0x0112
+_TRANSPOSED_ORIENTATIONS = {5, 6, 7, 8}
+
+# Files must fail loudly when truncated; never let a crafted header trigger Pillow's own bomb check
+# first (we apply our cap from the header ourselves, with a clear code).
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+Image.MAX_IMAGE_PIXELS = None
+
+
+@dataclass
+class Record:
+    """What inspection learns about one file. ``thumb`` is kept out of the manifest."""
+
+    bytes: int = 0
+    mtime: float = 0.0
+    md5: str = ""
+    format: str = ""
+    mode: str = ""
+    width: int | None = None
+    height: int | None = None
+    brightness: float | None = None
+    contrast: float | None = None
+    phash: str = ""
+    phash_mirror: str = ""
+    error: str = ""
+    error_detail: str = ""
+    thumb: bytes = field(default=b"", repr=False)
+
+    @property
+    def decoded(self) -> bool:
+        return bool(self.phash)
+
+
+def inspect_file(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> Record:
+    """Inspect one file; never raises for a bad file (the error is in the record)."""
+    rec = Record()
+    try:
+        st = os.stat(path)
+        rec.bytes, rec.mtime = st.st_size, st.st_mtime
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        return _fail(rec, "unreadable", f"{type(exc).__name__}: {exc.strerror or exc}")
+    rec.bytes = len(data)
+    rec.md5 = hashlib.md5(data).hexdigest()
+    if not data:
+        return _fail(rec, "empty_file", "0 bytes")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            _decode_into(rec, data, max_pixels)
+        except Exception as exc:  # noqa: BLE001 - any decoder failure is data about the file
+            code = "truncated" if _looks_truncated(exc) else "decode_error"
+            _fail(rec, code, _message(exc))
+    return rec
+
+
+def _decode_into(rec: Record, data: bytes, max_pixels: int) -> None:
+    try:
+        img = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        _fail(rec, "not_an_image", "no image format recognised the bytes")
+        return
+    rec.format, rec.mode = img.format or "", img.mode
+    w, h = img.size
+    if w <= 0 or h <= 0:
+        _fail(rec, "decode_error", f"invalid size {w}x{h}")
+        return
+    if w * h > max_pixels:
+        _fail(rec, "too_large", f"{w}x{h} = {w * h:,} pixels exceeds the cap of {max_pixels:,}")
+        return
+    if _orientation(img) in _TRANSPOSED_ORIENTATIONS:
+        w, h = h, w
+    rec.width, rec.height = w, h
+    small = _reduced_gray(img)
+    if rec.format == "JPEG" and not _has_jpeg_end(data):
+        _fail(rec, "truncated", "JPEG data ends without an end-of-image marker")
+        return
+    lum = np.asarray(small, dtype=np.float32) / 255.0
+    rec.brightness = round(float(lum.mean()), 4)
+    rec.contrast = round(float(lum.std()), 4)
+    ph, ph_m, thumb = signatures(small)
+    rec.phash, rec.phash_mirror, rec.thumb = to_hex(ph), to_hex(ph_m), thumb.tobytes()
+    if rec.format not in TF_FORMATS:
+        _fail(rec, "tf_unsupported", f"{rec.format} is not decodable by TensorFlow (tf.io reads JPEG, PNG, GIF, BMP)")
+    elif rec.format == "JPEG" and img.mode == "CMYK":
+        _fail(rec, "tf_unsupported", "CMYK JPEG is not decodable by TensorFlow")
+
+
+def _reduced_gray(img: Image.Image) -> Image.Image:
+    """Decode ``img`` once into a grayscale image at most about WORK_SIDE on its longer side."""
+    if img.format == "JPEG" and img.mode in ("RGB", "L", "YCbCr"):
+        img.draft("L", (DRAFT_SIDE, DRAFT_SIDE))  # DCT-domain downscale + luma only: the big saving
+    img.load()  # full decode of the (possibly reduced) data: truncation surfaces here
+    if getattr(img, "n_frames", 1) > 1:
+        img.seek(0)
+    gray = _to_gray(img)
+    if max(gray.size) > 2 * WORK_SIDE:
+        gray.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return gray
+
+
+def _to_gray(img: Image.Image) -> Image.Image:
+    """Grayscale ``L`` for any mode; high bit-depth modes are scaled, not clipped."""
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") else max(float(arr.max()), 1.0)
+        return Image.fromarray(np.clip(arr / top * 255.0, 0, 255).astype(np.uint8), "L")
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("L")  # what a viewer shows
+    return img.convert("L")
+
+
+def _orientation(img: Image.Image) -> int:
+    try:
+        return int(img.getexif().get(_ORIENTATION_TAG, 1))
+    except Exception:  # noqa: BLE001 - a broken EXIF block is not a broken image
+        return 1
+
+
+def _has_jpeg_end(data: bytes) -> bool:
+    """True when an end-of-image marker (FFD9) sits in the last bytes (trailing padding is allowed)."""
+    return b"\xff\xd9" in data[-1024:]
+
+
+def _looks_truncated(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "truncated" in text or "premature end" in text or isinstance(exc, EOFError)
+
+
+def _message(exc: Exception) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:300]
+
+
+def _fail(rec: Record, code: str, detail: str) -> Record:
+    rec.error, rec.error_detail = code, detail
+    return rec
+
+
+def record_fields() -> list[str]:
+    """Names of the manifest columns a Record fills (everything but the thumbnail)."""
+    return [f for f in Record.__dataclass_fields__ if f != "thumb"]
+
+
+def thumbs_array(records: list[Record]) -> np.ndarray:
+    """Stack records' thumbnails into an (n, 16, 16) uint8 array (zeros where not decoded)."""
+    out = np.zeros((len(records), THUMB_SIZE, THUMB_SIZE), dtype=np.uint8)
+    for i, r in enumerate(records):
+        if r.thumb:
+            out[i] = np.frombuffer(r.thumb, dtype=np.uint8).reshape(THUMB_SIZE, THUMB_SIZE)
+    return out
+
+
+def as_row(rec: Record) -> dict[str, Any]:
+    return {f: getattr(rec, f) for f in record_fields()}
