@@ -105,7 +105,7 @@ def run_audit(
     """Audit the dataset at ``root``. ``workers=None`` uses every core; 0 runs in-process."""
     started = time.perf_counter()
     labels_file = read_labels_file(labels_path) if labels_path else None
-    found = scan(root)
+    found = scan(root, exclude=[labels_path] if labels_path else [])
     if on_scan:
         on_scan(found)
     n_workers = os.cpu_count() or 1 if workers is None else workers

@@ -14,8 +14,32 @@ from dataclean import __version__
 from dataclean.errors import DatacleanError
 
 
+#: Commands defined outside this module, imported only when used (keeps `audit --help` fast and
+#: TensorFlow out of everything but `train` / `predict`).
+LAZY_COMMANDS = {
+    "fix": "dataclean.fix.cli:fix",
+    "train": "train.cli:train",
+    "predict": "train.cli:predict",
+}
+
+
 class DatacleanGroup(click.Group):
-    """A click group that turns domain errors into clean usage errors."""
+    """A click group that loads some commands lazily and turns domain errors into clean usage errors."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            import importlib
+
+            module, _, attr = LAZY_COMMANDS[cmd_name].partition(":")
+            try:
+                command = getattr(importlib.import_module(module), attr)
+            except ModuleNotFoundError as exc:
+                raise click.ClickException(f"`dataclean {cmd_name}` is unavailable: cannot import {exc.name}") from None
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -128,7 +152,16 @@ def audit(data: str, out: str, workers: int | None, labels: str | None, fail_on:
 
 @main.command(name="checks")
 def list_checks() -> None:
-    """List every check with its severity, what it finds and its parameters (override with --set)."""
+    """List every check with its severity, what it finds and its parameters.
+
+    Severity: error (the file cannot be trained on as is), warning (likely wrong), info (worth a look).
+    Override any parameter for one audit with --set CHECK.PARAM=VALUE.
+
+    \b
+    Example:
+      dataclean checks
+      dataclean audit data/ --set near_duplicate.max_distance=6 --set dark.max_brightness=0.08
+    """
     from rich.console import Console
     from rich.table import Table
 

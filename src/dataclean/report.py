@@ -20,7 +20,8 @@ def audit_report(result: AuditResult, examples: int = 3) -> Group:
     parts: list[RenderableType] = [header(result.summary), checks_table(result)]
     if not result.summary["flat"]:
         parts.append(classes_table(result.summary))
-    parts.extend(example_panels(result, examples))
+    if examples:
+        parts.extend(example_panels(result, examples))
     return Group(*parts)
 
 
@@ -39,10 +40,10 @@ def header(summary: dict[str, Any]) -> Text:
 
 def checks_table(result: AuditResult) -> Table:
     table = Table(title="Checks", title_justify="left", expand=False)
-    table.add_column("check")
-    table.add_column("severity")
-    table.add_column("files", justify="right")
-    table.add_column("first example", overflow="ellipsis", no_wrap=True, max_width=80)
+    table.add_column("check", no_wrap=True, min_width=18)
+    table.add_column("severity", no_wrap=True, min_width=8)
+    table.add_column("files", justify="right", no_wrap=True, min_width=5)
+    table.add_column("first example", overflow="ellipsis", no_wrap=True, ratio=1)
     for spec in ordered_checks():
         info = result.summary["checks"][spec.name]
         found = result.findings.get(spec.name, [])

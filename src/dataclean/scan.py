@@ -22,11 +22,12 @@ class ScanResult:
         return not any(self.labels)
 
 
-def scan(root: str | os.PathLike[str]) -> ScanResult:
+def scan(root: str | os.PathLike[str], exclude: list[str | os.PathLike[str]] | None = None) -> ScanResult:
     """List every file under ``root``; the label is the first folder level (``cats`` in cats/a/x.jpg).
 
     Hidden folders (``.git``, ``.ipynb_checkpoints``) are skipped; hidden files are kept so that the
-    naming check can report them. Raises DatacleanError for a missing, unreadable or empty root.
+    naming check can report them. Files in ``exclude`` (e.g. the --labels CSV kept beside the class
+    folders) are not part of the dataset. Raises DatacleanError for a missing, unreadable or empty root.
     """
     base = Path(root).expanduser()
     if not base.exists():
@@ -46,6 +47,8 @@ def scan(root: str | os.PathLike[str]) -> ScanResult:
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         rel_dir = Path(dirpath).relative_to(base)
         found.extend((rel_dir / f).as_posix() for f in filenames)
+    skip = {Path(p).resolve() for p in exclude or []}
+    found = [p for p in found if (base / p) not in skip]
     if not found:
         raise DatacleanError(f"no files found under {root}: expected {root}/<class>/<image> or a folder of images")
     found.sort()

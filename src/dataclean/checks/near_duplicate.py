@@ -1,15 +1,18 @@
 from __future__ import annotations
 
 from dataclean.checks.base import AuditContext, Finding, check
+from dataclean.neardup import DEFAULT_MAX_DISTANCE, DEFAULT_MIN_SIMILARITY
 
 
 @check("near_duplicate", "warning", "resized, re-encoded, re-formatted, grayscaled or mirrored copies: pHash within "
        "max_distance bits, verified by thumbnail correlation >= min_similarity")
-def near_duplicate(ctx: AuditContext, max_distance: int = 10, min_similarity: float = 0.9) -> list[Finding]:
+def near_duplicate(
+    ctx: AuditContext, max_distance: int = DEFAULT_MAX_DISTANCE, min_similarity: float = DEFAULT_MIN_SIMILARITY
+) -> list[Finding]:
     """One finding per member of each verified pair (the score is the pair's Hamming distance).
 
     The parameters are read where the clusters are built (AuditContext.clusters), so that every
-    check sees the same groups.
+    check sees the same groups. Their defaults and the evidence for them are in dataclean.neardup.
     """
     c = ctx.clusters
     paths = ctx.table["path"].to_numpy()

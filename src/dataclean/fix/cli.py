@@ -1,0 +1,140 @@
+"""``dataclean fix``: argument parsing and printing only; the work is in the fix package."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from dataclean.errors import DatacleanError
+from dataclean.fix.engine import apply_quarantine, outputs_for, plan_fix, write_outputs
+from dataclean.fix.policy import Policy, load_policy, parse_checks, parse_split
+from dataclean.fix.quarantine import undo
+from dataclean.fix.summary import render_summary, summarize
+
+
+def _policy(policy_file: Path | None, drop: str | None, review: str | None, keep: str | None,
+            split: str | None, seed: int | None, min_class_size: int | None) -> Policy:
+    """Defaults, then the TOML file, then flags."""
+    policy = load_policy(policy_file) if policy_file else Policy()
+    for text, action in ((keep, "keep"), (review, "review"), (drop, "drop")):
+        if text:
+            policy = policy.with_actions(parse_checks(text), action)
+    return replace(policy,
+                   split=parse_split(split) if split else policy.split,
+                   seed=policy.seed if seed is None else seed,
+                   min_class_size=policy.min_class_size if min_class_size is None else min_class_size)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--manifest", type=click.Path(dir_okay=False, path_type=Path),
+              help="manifest.csv written by dataclean audit.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Clean CSV to write [default: clean.csv beside the manifest].")
+@click.option("--policy", "policy_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="TOML policy file ([actions] check = \"drop\"|\"review\"|\"keep\", [split]).")
+@click.option("--drop", metavar="CHECKS", help="Comma-separated checks whose files are dropped.")
+@click.option("--review", metavar="CHECKS", help="Comma-separated checks whose files are held for review.")
+@click.option("--keep", metavar="CHECKS", help="Comma-separated checks whose files are kept and marked.")
+@click.option("--split", metavar="T/V/T", help="Train/val/test proportions [default: 80/10/10].")
+@click.option("--seed", type=int, help="Seed for the split [default: 42].")
+@click.option("--min-class-size", type=int, help="Smaller classes go wholly to train [default: 10].")
+@click.option("--quarantine", type=click.Path(file_okay=False, path_type=Path),
+              help="Also move dropped files into this folder (journaled; see --undo).")
+@click.option("--undo", "undo_journal", type=click.Path(dir_okay=False, path_type=Path),
+              help="Put back every file moved by a journal (quarantine/journal.jsonl).")
+@click.option("--dry-run", is_flag=True, help="Show what would change; write and move nothing.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Summary format on stdout.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
+def fix(manifest: Path | None, out: Path | None, policy_file: Path | None, drop: str | None,
+        review: str | None, keep: str | None, split: str | None, seed: int | None,
+        min_class_size: int | None, quarantine: Path | None, undo_journal: Path | None,
+        dry_run: bool, fmt: str, quiet: bool) -> None:
+    """Apply a policy to an audit manifest; write clean.csv with a leak-proof split.
+
+    Your files are never touched unless you pass --quarantine, which moves (never
+    deletes) dropped files, journaling each move first so --undo can put
+    everything back, even after a crash.
+
+    \b
+    Default policy (change with --drop/--review/--keep CHECKS or --policy FILE):
+      corrupt (broken, or unreadable by TensorFlow)   drop
+      exact_duplicate, near_duplicate                  keep one per group, drop rest
+      label_conflict (one image under several labels)  drop all copies (or review)
+      misplaced                                        review (held out of clean.csv)
+      dark, bright, low_contrast, resolution,
+      duplicate_filename, naming                       keep, marked in `reason`
+    The most severe action wins: drop > review > keep. Review rows are held
+    out of clean.csv and listed in clean.decisions.csv.
+
+    \b
+    Keep-one rule, per duplicate group (among members no other check drops):
+      largest resolution (width x height), then largest file (bytes),
+      then path order.
+
+    \b
+    Split rule: kept rows only, stratified by label (each class is split
+    80/10/10 on its own), group-aware (a duplicate cluster lands whole in
+    one split; clusters are placed first, largest first), deterministic for
+    --seed. A class with fewer than 10 kept images (--min-class-size) goes
+    wholly to train and is marked *: too few to evaluate on. Unlabelled rows
+    are split as one class.
+
+    \b
+    Writes clean.csv (kept rows + split), clean.policy.toml (the effective
+    policy; reuse with --policy) and clean.decisions.csv (every row).
+
+    \b
+    Examples:
+      dataclean fix --manifest audit/manifest.csv
+      dataclean fix --manifest audit/manifest.csv --out clean.csv \\
+          --drop corrupt,exact_duplicate,near_duplicate,label_conflict \\
+          --split 80/10/10 --seed 42
+      dataclean fix --manifest audit/manifest.csv --dry-run
+      dataclean fix --manifest audit/manifest.csv --quarantine quarantine/
+      dataclean fix --undo quarantine/journal.jsonl
+    """
+    if undo_journal is not None:
+        if manifest is not None:
+            raise DatacleanError("--undo takes a journal only; run it without --manifest")
+        report = undo(undo_journal)
+        if fmt == "json":
+            click.echo(json.dumps({"restored": len(report.moved), "already_in_place": len(report.skipped)}))
+        elif not quiet:
+            click.echo(f"restored {len(report.moved)} file(s); {len(report.skipped)} already in place")
+        return
+    if manifest is None:
+        raise DatacleanError("give --manifest audit/manifest.csv (or --undo JOURNAL)")
+
+    policy = _policy(policy_file, drop, review, keep, split, seed, min_class_size)
+    plan = plan_fix(manifest, policy, quarantine_dir=quarantine)
+    target = out or manifest.parent / "clean.csv"
+    summary = summarize(plan)
+    summary["dry_run"] = dry_run
+    summary["outputs"] = {k: str(v) for k, v in outputs_for(target).items()}
+    if not dry_run:
+        write_outputs(plan, target)
+        if quarantine is not None:
+            report = apply_quarantine(plan, quarantine)
+            summary["quarantine"].update(moved=len(report.moved), already=len(report.skipped),
+                                         journal=str(quarantine / "journal.jsonl"))
+    if fmt == "json":
+        click.echo(json.dumps(summary, indent=2, sort_keys=True))
+        return
+    if quiet:
+        return
+    Console().print(render_summary(summary))
+    if dry_run:
+        click.echo(f"dry run: would write {target}"
+                   + (f" and move {len(plan.moves)} file(s) to {quarantine}" if quarantine else "")
+                   + "; nothing written")
+    else:
+        click.echo(f"wrote {target}")
+        if quarantine is not None:
+            q = summary["quarantine"]
+            click.echo(f"moved {q['moved']} file(s) to {quarantine} "
+                       f"(undo: dataclean fix --undo {q['journal']})")

@@ -1,0 +1,94 @@
+"""``fix`` as library calls: manifest + policy -> decisions, clean table, split, planned moves."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from dataclean.fix.policy import Policy, decide, policy_to_toml
+from dataclean.fix.quarantine import JOURNAL_NAME, Move, MoveReport, plan_moves, quarantine_files
+from dataclean.fix.split import assign_splits
+from dataclean.fix.validate import check_files, load_manifest
+from dataclean.io import atomic_write, write_csv
+
+_INT_COLUMNS = ("bytes", "width", "height")
+
+
+@dataclass
+class FixPlan:
+    """Everything ``fix`` decided, before anything is written or moved."""
+
+    manifest: Path
+    policy: Policy
+    decisions: pd.DataFrame  # every manifest row; action, reason, split ("" unless kept)
+    checks: pd.Series  # the check that decided each row's action ("" for plain keeps)
+    moves: list[Move] = field(default_factory=list)
+
+    @property
+    def clean(self) -> pd.DataFrame:
+        """The kept rows: every manifest column plus ``split``."""
+        return self.decisions[self.decisions["action"] == "keep"].reset_index(drop=True)
+
+
+def outputs_for(out: str | os.PathLike[str]) -> dict[str, Path]:
+    """Paths written beside ``clean.csv``: the effective policy and all rows' decisions."""
+    p = Path(out)
+    return {"clean": p, "policy": p.with_name(f"{p.stem}.policy.toml"),
+            "decisions": p.with_name(f"{p.stem}.decisions.csv")}
+
+
+def _tidy_ints(df: pd.DataFrame) -> pd.DataFrame:
+    """Write integer columns as integers even where empty cells made pandas read floats."""
+    for column in _INT_COLUMNS:
+        if column in df.columns and pd.api.types.is_float_dtype(df[column]):
+            values = df[column]
+            if ((values.dropna() % 1) == 0).all():
+                df[column] = values.astype("Int64")
+    return df
+
+
+def plan_fix(manifest: str | os.PathLike[str], policy: Policy | None = None,
+             quarantine_dir: str | os.PathLike[str] | None = None) -> FixPlan:
+    """Read and verify the manifest, decide every row, split the kept rows, plan the moves."""
+    policy = policy or Policy()
+    where = Path(manifest)
+    df = load_manifest(where)
+    decided = decide(df, policy)
+
+    moves: list[Move] = []
+    dropped = decided["action"].eq("drop").to_numpy()
+    if quarantine_dir is not None:
+        rows = [i for i in range(len(df)) if dropped[i]]
+        moves = plan_moves(((df["root"].iloc[i], df["path"].iloc[i]) for i in rows), quarantine_dir)
+        gone = {i for i, m in zip(rows, moves) if not os.path.lexists(m.src) and os.path.lexists(m.dst)}
+        check_files(df, where, tolerate_missing=gone.__contains__)
+    else:
+        check_files(df, where)
+
+    out = _tidy_ints(df.copy())
+    out["action"] = decided["action"]
+    out["reason"] = decided["reason"]
+    out["split"] = ""
+    kept = decided["action"].eq("keep")
+    if kept.any():
+        out.loc[kept, "split"] = assign_splits(
+            out[kept], policy.split, seed=policy.seed, min_class_size=policy.min_class_size)
+    return FixPlan(where, policy, out, decided["check"], moves)
+
+
+def write_outputs(plan: FixPlan, out: str | os.PathLike[str]) -> dict[str, Path]:
+    """Write clean.csv, its policy and decisions, each atomically; return the paths."""
+    paths = outputs_for(out)
+    write_csv(plan.clean, paths["clean"])
+    write_csv(plan.decisions, paths["decisions"])
+    with atomic_write(paths["policy"]) as fh:
+        fh.write(policy_to_toml(plan.policy))
+    return paths
+
+
+def apply_quarantine(plan: FixPlan, quarantine_dir: str | os.PathLike[str]) -> MoveReport:
+    """Move the planned files, journaling each in ``quarantine_dir/journal.jsonl``."""
+    return quarantine_files(plan.moves, Path(quarantine_dir) / JOURNAL_NAME)

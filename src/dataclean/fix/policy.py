@@ -1,0 +1,307 @@
+"""The fix policy: which check drops a file, which holds it for review, which only marks it.
+
+``propose_actions`` is pure and shared: ``audit`` calls it to write its proposal, ``fix`` calls it
+again with the effective policy, so both always agree on what the same policy means.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import pandas as pd
+
+from dataclean.errors import DatacleanError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10 needs the tomli backport
+    import tomli as tomllib
+
+#: The three actions, least to most severe: when several checks apply, the most severe wins.
+ACTIONS: tuple[str, ...] = ("keep", "review", "drop")
+_SEVERITY = {a: i for i, a in enumerate(ACTIONS)}
+
+#: Row-level checks the policy knows, in the order reasons are reported.
+CHECKS: tuple[str, ...] = (
+    "corrupt", "label_conflict", "exact_duplicate", "near_duplicate", "misplaced",
+    "dark", "bright", "low_contrast", "resolution", "duplicate_filename", "naming",
+)
+
+#: Default policy: broken files dropped, one kept per duplicate group, conflicting labels dropped,
+#: misplaced files held for review, quality outliers kept and marked.
+DEFAULT_ACTIONS: Mapping[str, str] = MappingProxyType({
+    "corrupt": "drop", "label_conflict": "drop", "exact_duplicate": "drop", "near_duplicate": "drop",
+    "misplaced": "review", "dark": "keep", "bright": "keep", "low_contrast": "keep",
+    "resolution": "keep", "duplicate_filename": "keep", "naming": "keep",
+})
+
+#: Checks that may never be "keep": the trainer cannot read broken files, and an image kept under
+#: two labels teaches the model a contradiction.
+_NEVER_KEEP = ("corrupt", "label_conflict")
+
+DEFAULT_SPLIT: tuple[float, float, float] = (80.0, 10.0, 10.0)
+DEFAULT_SEED = 42
+#: Classes with fewer kept images than this go wholly to train (too few to evaluate on).
+DEFAULT_MIN_CLASS_SIZE = 10
+
+KEEP_ONE_RULE = "largest resolution (width x height), then largest file (bytes), then path order"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What ``fix`` does: an action per check, and how the kept rows are split."""
+
+    actions: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_ACTIONS))
+    split: tuple[float, float, float] = DEFAULT_SPLIT
+    seed: int = DEFAULT_SEED
+    min_class_size: int = DEFAULT_MIN_CLASS_SIZE
+
+    def __post_init__(self) -> None:
+        actions = {**DEFAULT_ACTIONS, **dict(self.actions)}
+        for check, action in actions.items():
+            _check_name(check)
+            if action not in ACTIONS:
+                raise DatacleanError(
+                    f"policy: action for {check} must be one of {', '.join(ACTIONS)}; received: {action!r}")
+            if check in _NEVER_KEEP and action == "keep":
+                raise DatacleanError(f"policy: {check} files cannot be kept; use drop or review")
+        object.__setattr__(self, "actions", MappingProxyType(actions))
+        object.__setattr__(self, "split", parse_split(self.split))
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise DatacleanError(f"policy: seed must be a non-negative integer; received: {self.seed!r}")
+        if isinstance(self.min_class_size, bool) or not isinstance(self.min_class_size, int) \
+                or self.min_class_size < 1:
+            raise DatacleanError(
+                f"policy: min_class_size must be a positive integer; received: {self.min_class_size!r}")
+
+    def action(self, check: str) -> str:
+        """The action for ``check``; checks this version does not know are kept and marked."""
+        return self.actions.get(check, "keep")
+
+    def with_actions(self, checks: Iterable[str], action: str) -> Policy:
+        """A copy with every check in ``checks`` set to ``action``."""
+        return replace(self, actions={**self.actions, **{_check_name(c): action for c in checks}})
+
+
+def _check_name(check: str) -> str:
+    if check not in CHECKS:
+        raise DatacleanError(f"policy: unknown check {check!r}; known checks: {', '.join(CHECKS)}")
+    return check
+
+
+def parse_checks(text: str) -> list[str]:
+    """``"corrupt, exact_duplicate"`` -> ``["corrupt", "exact_duplicate"]``, checking each name."""
+    return [_check_name(c.strip()) for c in text.split(",") if c.strip()]
+
+
+def parse_split(value: str | Iterable[Any]) -> tuple[float, float, float]:
+    """``"80/10/10"`` or ``[80, 10, 10]`` -> three weights for train/val/test (any positive total)."""
+    parts = value.split("/") if isinstance(value, str) else list(value)
+    try:
+        nums = tuple(float(p) for p in parts)
+    except (TypeError, ValueError):
+        nums = ()
+    if len(nums) != 3 or any(not math.isfinite(x) or x < 0 for x in nums) or nums[0] <= 0:
+        raise DatacleanError(
+            f"split must be three non-negative numbers train/val/test with train > 0, "
+            f"e.g. 80/10/10; received: {value!r}")
+    return nums  # type: ignore[return-value]
+
+
+def load_policy(path: str | Path, base: Policy | None = None) -> Policy:
+    """Read a policy TOML file (``[actions]`` and ``[split]`` tables) over ``base`` (the default).
+
+    Example::
+
+        [actions]
+        near_duplicate = "review"
+        dark = "review"
+
+        [split]
+        ratios = "70/15/15"
+        seed = 7
+        min_class_size = 10
+    """
+    p = Path(path)
+    base = base or Policy()
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DatacleanError(f"policy file not found: {p}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise DatacleanError(f"policy file {p} is not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - {"actions", "split"})
+    if unknown:
+        raise DatacleanError(f"policy file {p}: unknown table(s) {', '.join(unknown)}; expected actions, split")
+    actions = data.get("actions", {})
+    split = data.get("split", {})
+    bad = sorted(set(split) - {"ratios", "seed", "min_class_size"})
+    if not isinstance(actions, dict) or not isinstance(split, dict) or bad:
+        raise DatacleanError(
+            f"policy file {p}: [actions] maps check = action, [split] has ratios, seed, min_class_size")
+    try:
+        return replace(base, actions={**base.actions, **actions},
+                       split=split.get("ratios", base.split), seed=split.get("seed", base.seed),
+                       min_class_size=split.get("min_class_size", base.min_class_size))
+    except DatacleanError as exc:
+        raise DatacleanError(f"policy file {p}: {str(exc).removeprefix('policy: ')}") from None
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+def policy_to_toml(policy: Policy) -> str:
+    """The policy as TOML that ``load_policy`` reads back to an equal policy."""
+    lines = ["# dataclean fix: effective policy (reuse with --policy FILE)", "", "[actions]"]
+    lines += [f'{c} = "{policy.action(c)}"' for c in CHECKS]
+    ratios = "/".join(_num(x) for x in policy.split)
+    lines += ["", "[split]", f'ratios = "{ratios}"', f"seed = {policy.seed}",
+              f"min_class_size = {policy.min_class_size}", ""]
+    return "\n".join(lines)
+
+
+# --- deciding actions ------------------------------------------------------------------------
+
+def split_issues(text: Any) -> list[str]:
+    """``"dark;near_duplicate"`` -> ``["dark", "near_duplicate"]`` (empty / NaN -> ``[]``)."""
+    if not isinstance(text, str):
+        return []
+    return [s.strip() for s in text.split(";") if s.strip()]
+
+
+def _number(value: Any) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return x if math.isfinite(x) else 0.0
+
+
+def _text(df: pd.DataFrame, column: str) -> list[str]:
+    if column not in df.columns:
+        return [""] * len(df)
+    return ["" if not isinstance(v, str) else v for v in df[column].tolist()]
+
+
+@dataclass
+class _Row:
+    """Working state for one row while deciding: candidate (severity, check, reason) triples."""
+
+    notes: list[tuple[int, str, str]] = field(default_factory=list)
+
+    def add(self, action: str, check: str, reason: str) -> None:
+        self.notes.append((_SEVERITY[action], check, reason))
+
+    @property
+    def severity(self) -> int:
+        return max((s for s, _, _ in self.notes), default=0)
+
+
+def decide(df: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:
+    """For every row of a manifest: ``action``, ``reason`` and ``check`` (the deciding check).
+
+    Returns a new frame with those three columns, indexed like ``df``. See ``propose_actions``.
+    """
+    policy = policy or Policy()
+    paths = _text(df, "path")
+    labels = _text(df, "label")
+    errors = _text(df, "error")
+    groups = [g.strip() for g in _text(df, "group")]
+    md5s = _text(df, "md5")
+    issues = [split_issues(v) for v in (df["issues"] if "issues" in df.columns else [""] * len(df))]
+    expected = _text(df, "expected_label")
+    px = [_number(w) * _number(h) for w, h in zip(df.get("width", [0] * len(df)), df.get("height", [0] * len(df)))]
+    size = [_number(b) for b in df.get("bytes", [0] * len(df))]
+
+    members: dict[str, list[int]] = defaultdict(list)
+    for i, g in enumerate(groups):
+        if g:
+            members[g].append(i)
+    group_labels = {g: sorted(set(labels[i] for i in idx)) for g, idx in members.items()}
+
+    rows = [_Row() for _ in paths]
+    for i, row in enumerate(rows):
+        found = set(issues[i])
+        if errors[i] or "corrupt" in found:
+            row.add(policy.action("corrupt"), "corrupt", f"corrupt: {errors[i] or 'unreadable'}")
+        others = [lb for lb in group_labels.get(groups[i], []) if lb != labels[i]]
+        if others or "label_conflict" in found:
+            also = f": also under {', '.join(lb or '(no label)' for lb in others)}" if others else ""
+            row.add(policy.action("label_conflict"), "label_conflict", f"label_conflict{also}")
+        if "misplaced" in found:
+            row.add(policy.action("misplaced"), "misplaced",
+                    f"misplaced: expected {expected[i]}" if expected[i] else "misplaced")
+        marks = [c for c in found if c not in ("corrupt", "label_conflict", "misplaced",
+                                               "exact_duplicate", "near_duplicate")]
+        for check in sorted(marks, key=lambda c: (CHECKS.index(c) if c in CHECKS else len(CHECKS), c)):
+            action = policy.action(check)
+            row.add(action, check, f"flagged: {check}" if action == "keep" else check)
+
+    def rank(i: int) -> tuple[float, float, str]:
+        return (-px[i], -size[i], paths[i])
+
+    def why(keeper: int, other: int) -> str:
+        if px[keeper] != px[other]:
+            return "largest resolution"
+        return "largest file" if size[keeper] != size[other] else "path order"
+
+    for gid, idx in members.items():
+        eligible = [i for i in idx if rows[i].severity == 0]
+        if len(idx) < 2 or not eligible:
+            continue
+        by_md5: dict[str, list[int]] = defaultdict(list)
+        for i in eligible:
+            by_md5[md5s[i] or f"#{i}"].append(i)
+        reps = {key: min(same, key=rank) for key, same in by_md5.items()}
+        keeper = min(reps.values(), key=rank)
+        exact, near = policy.action("exact_duplicate"), policy.action("near_duplicate")
+        for key, same in by_md5.items():
+            rep = reps[key]
+            for i in same:
+                if i == keeper:
+                    continue
+                # Name the file actually kept where possible: a copy of a dropped near duplicate
+                # is reported against the keeper unless the exact-duplicate action is stricter.
+                if rep == keeper or (i != rep and _SEVERITY[exact] > _SEVERITY[near]):
+                    rows[i].add(exact, "exact_duplicate", f"exact duplicate of {paths[rep]} (kept: {why(rep, i)})")
+                else:
+                    rows[i].add(near, "near_duplicate",
+                                f"near duplicate of {paths[keeper]} (kept: {why(keeper, i)})")
+        rows[keeper].add("keep", "", f"kept from group {gid} ({len(idx)} files)")
+
+    out_action, out_reason, out_check = [], [], []
+    for row in rows:
+        sev = row.severity
+        top = [(c, r) for s, c, r in row.notes if s == sev]
+        top.sort(key=lambda cr: CHECKS.index(cr[0]) if cr[0] in CHECKS else -1 if not cr[0] else len(CHECKS))
+        out_action.append(ACTIONS[sev])
+        out_reason.append("; ".join(r for _, r in top))
+        out_check.append(next((c for c, _ in top if c), ""))
+    return pd.DataFrame({"action": out_action, "reason": out_reason, "check": out_check}, index=df.index)
+
+
+def propose_actions(df: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:
+    """Return a copy of the manifest ``df`` with ``action`` and ``reason`` filled for every row.
+
+    Reads ``error``, ``issues``, ``group``, ``label``, ``md5``, ``width``, ``height``, ``bytes`` and
+    ``path`` (and ``expected_label`` when present); ignores any existing ``action``. Rules:
+
+    * a broken file (non-empty ``error`` or the ``corrupt`` check) gets the ``corrupt`` action;
+    * every member of a group whose labels differ gets the ``label_conflict`` action (drop or review);
+    * in each duplicate group, among members no other check drops or holds, one is kept by
+      KEEP_ONE_RULE; same-MD5 copies get the ``exact_duplicate`` action, the others ``near_duplicate``;
+    * other checks apply their action; the most severe action wins (drop > review > keep).
+    """
+    decided = decide(df, policy)
+    out = df.copy()
+    out["action"] = decided["action"]
+    out["reason"] = decided["reason"]
+    return out

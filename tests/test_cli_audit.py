@@ -1,0 +1,114 @@
+"""`dataclean audit` through click: outputs, formats and exact exit codes and messages."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+from click.testing import CliRunner
+
+from dataclean.cli import main
+
+
+def _run(*args: str) -> "object":
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_audit_writes_outputs(planted: tuple[Path, dict[str, list[str]]], tmp_path: Path) -> None:
+    root, _ = planted
+    out = tmp_path / "out"
+    res = _run("audit", str(root), "--out", str(out), "--workers", "0", "--labels", str(root / "labels.csv"))
+    assert res.exit_code == 0, res.output
+    assert "Checks" in res.output and "Classes" in res.output and "label_conflict" in res.output
+    manifest = pd.read_csv(out / "manifest.csv", keep_default_na=False)
+    assert len(manifest) == 136
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["checks"]["misplaced"]["files"] == 1
+    assert set(pd.read_csv(out / "issues.csv")["check"]) >= {"corrupt", "misplaced", "class_imbalance"}
+
+
+def test_fail_on_sets_exit_code_1(planted: tuple[Path, dict[str, list[str]]], tmp_path: Path) -> None:
+    root, _ = planted
+    res = _run("audit", str(root), "-o", str(tmp_path), "-j", "0", "-q", "--fail-on", "corrupt,exact_duplicate")
+    assert res.exit_code == 1
+    assert "failing: corrupt, exact_duplicate found issues (--fail-on)" in res.output
+
+
+def test_fail_on_a_check_that_found_nothing_exits_0(planted: tuple[Path, dict[str, list[str]]], tmp_path: Path) -> None:
+    root, _ = planted
+    res = _run("audit", str(root), "-o", str(tmp_path), "-j", "0", "-q", "--fail-on", "misplaced")
+    assert res.exit_code == 0  # misplaced is skipped without --labels
+
+
+def test_json_format_is_the_summary(planted: tuple[Path, dict[str, list[str]]], tmp_path: Path) -> None:
+    root, _ = planted
+    res = _run("audit", str(root), "-o", str(tmp_path), "-j", "0", "--format", "json")
+    assert res.exit_code == 0
+    assert json.loads(res.output) == json.loads((tmp_path / "summary.json").read_text())
+
+
+def test_quiet_prints_one_line(planted: tuple[Path, dict[str, list[str]]], tmp_path: Path) -> None:
+    root, _ = planted
+    res = _run("audit", str(root), "-o", str(tmp_path), "-j", "0", "-q")
+    assert res.exit_code == 0
+    # without --labels, labels.csv is one more (non-image) file of the dataset
+    assert res.output.count("\n") == 1 and res.output.startswith("audited 137 files: corrupt 4, ")
+
+
+def test_set_overrides_a_parameter(planted: tuple[Path, dict[str, list[str]]], tmp_path: Path) -> None:
+    root, _ = planted
+    res = _run("audit", str(root), "-o", str(tmp_path), "-j", "0", "-q", "--set", "resolution.max_aspect=20")
+    assert res.exit_code == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["checks"]["resolution"]["params"]["max_aspect"] == 20.0
+    assert summary["checks"]["resolution"]["files"] == 1  # the 512x32 strip passes; the 20x20 image does not
+
+
+def test_bad_input_exits_2_with_one_line(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    cases = [
+        (["audit", str(tmp_path / "nope")], f"Error: dataset folder not found: {tmp_path / 'nope'}"),
+        (["audit", str(empty)], f"Error: no files found under {empty}"),
+        (["audit", str(empty), "--fail-on", "blurry"], "unknown check blurry"),
+        (["audit", str(empty), "--set", "dark=0.2"], "Error: --set expects CHECK.PARAM=VALUE, got 'dark=0.2'"),
+        (["audit", str(empty), "--set", "dark.max=0.2"], "check 'dark' has no parameter 'max' (parameters: max_brightness)"),
+        (["audit", str(empty), "--labels", str(tmp_path / "l.csv")], f"Error: labels file not found: {tmp_path / 'l.csv'}"),
+    ]
+    for args, message in cases:
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code == 2, (args, res.output)
+        assert message in res.output, (args, res.output)
+        assert "Traceback" not in res.output
+
+
+def test_audit_never_imports_tensorflow(planted: tuple[Path, dict[str, list[str]]], tmp_path: Path) -> None:
+    root, _ = planted
+    code = (
+        "import sys\nfrom click.testing import CliRunner\nfrom dataclean.cli import main\n"
+        f"r = CliRunner().invoke(main, ['audit', {str(root)!r}, '-o', {str(tmp_path)!r}, '-j', '0', '-q'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_outputs_are_left_intact_when_writing_fails(tmp_path: Path) -> None:
+    from dataclean.io import write_csv
+
+    target = tmp_path / "m.csv"
+    target.write_text("old\n")
+
+    class Boom(pd.DataFrame):
+        def to_csv(self, *a: object, **k: object) -> None:  # type: ignore[override]
+            raise OSError("disk full")
+
+    try:
+        write_csv(Boom({"a": [1]}), target)
+    except OSError:
+        pass
+    assert target.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["m.csv"]

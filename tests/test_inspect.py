@@ -1,0 +1,117 @@
+"""Per-file inspection: metrics, orientation, and every way a file can be broken."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dataclean.inspect import inspect_file
+from dataclean.pool import inspect_many
+
+
+def _save(img: Image.Image, path: Path, fmt: str, **kw: object) -> str:
+    img.save(path, fmt, **kw)
+    return str(path)
+
+
+def test_uniform_gray_metrics(tmp_path: Path) -> None:
+    rec = inspect_file(_save(Image.new("RGB", (64, 48), (128, 128, 128)), tmp_path / "g.png", "PNG"))
+    assert (rec.error, rec.format, rec.mode, rec.width, rec.height) == ("", "PNG", "RGB", 64, 48)
+    assert rec.brightness == round(128 / 255, 4)
+    assert rec.contrast == 0.0
+    assert len(rec.phash) == 16 and len(rec.md5) == 32
+
+
+def test_exif_orientation_swaps_width_and_height(tmp_path: Path) -> None:
+    img = Image.new("RGB", (80, 40), (10, 200, 30))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90
+    rec = inspect_file(_save(img, tmp_path / "r.jpg", "JPEG", exif=exif.tobytes()))
+    assert (rec.width, rec.height) == (40, 80)
+
+
+def test_transparent_pixels_are_measured_on_white(tmp_path: Path) -> None:
+    rec = inspect_file(_save(Image.new("RGBA", (32, 32), (0, 0, 0, 0)), tmp_path / "t.png", "PNG"))
+    assert rec.brightness == 1.0
+
+
+def test_16_bit_png_is_scaled_not_clipped(tmp_path: Path) -> None:
+    arr = np.full((32, 32), 32768, dtype=np.uint16)
+    rec = inspect_file(_save(Image.fromarray(arr), tmp_path / "deep.png", "PNG"))
+    assert rec.error == "" and rec.brightness == pytest.approx(0.5, abs=0.01)
+
+
+def _png_bytes() -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _jpeg_bytes() -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def _bomb_png(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims width x height pixels."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        pytest.param(b"", "empty_file", id="empty"),
+        pytest.param(b"hello, not an image\n" * 20, "not_an_image", id="text"),
+        pytest.param(_png_bytes()[:400], "truncated", id="png-truncated"),
+        pytest.param(_jpeg_bytes()[:-300], "truncated", id="jpeg-truncated"),
+        pytest.param(_jpeg_bytes()[:-2], "truncated", id="jpeg-no-end-marker"),
+        pytest.param(_bomb_png(100_000, 100_000), "too_large", id="bomb-header"),
+    ],
+)
+def test_broken_files_are_records_not_exceptions(tmp_path: Path, data: bytes, code: str) -> None:
+    path = tmp_path / "f.img"
+    path.write_bytes(data)
+    rec = inspect_file(str(path))
+    assert rec.error == code and rec.error_detail
+    assert rec.bytes == len(data)
+
+
+def test_jpeg_with_trailing_padding_is_fine(tmp_path: Path) -> None:
+    path = tmp_path / "pad.jpg"
+    path.write_bytes(_jpeg_bytes() + b"\x00" * 100)
+    assert inspect_file(str(path)).error == ""
+
+
+def test_pixel_cap_is_a_parameter(tmp_path: Path) -> None:
+    path = _save(Image.new("L", (100, 100)), tmp_path / "a.png", "PNG")
+    assert inspect_file(path, max_pixels=9_999).error == "too_large"
+    assert inspect_file(path, max_pixels=10_000).error == ""
+
+
+def test_unreadable_path_is_a_record(tmp_path: Path) -> None:
+    rec = inspect_file(str(tmp_path))  # a folder cannot be read as a file
+    assert rec.error == "unreadable"
+
+
+def test_pool_keeps_order_and_survives_bad_files(tmp_path: Path) -> None:
+    paths = []
+    for k in range(9):
+        p = tmp_path / f"{k}.png"
+        if k % 3 == 0:
+            p.write_bytes(b"junk")
+        else:
+            Image.new("L", (8 + k, 8), k * 20).save(p)
+        paths.append(str(p))
+    recs = inspect_many(paths, workers=2)
+    assert [r.error for r in recs] == ["not_an_image", "", ""] * 3
+    assert [r.width for r in recs if not r.error] == [9, 10, 12, 13, 15, 16]
