@@ -234,7 +234,7 @@ def _summary(
         "groups": int(manifest["group"].replace("", np.nan).nunique()),
         "checks": checks,
         "classes": classes,
-        "imbalance_ratio": round(float(counts.max() / counts.min()), 3) if len(counts) > 1 else None,
+        "imbalance_ratio": _imbalance(manifest[decoded]),
         "stats": {
             "bytes_total": int(manifest["bytes"].sum()),
             "formats": {k: int(v) for k, v in ok["format"].value_counts().items()},
@@ -247,6 +247,12 @@ def _summary(
         "parameters": {"workers": workers, "max_pixels": max_pixels, "labels": str(labels_path) if labels_path else None},
         "timing": timing,
     }
+
+
+def _imbalance(decoded: pd.DataFrame) -> float | None:
+    """Largest / smallest class, counting decoded images (what a trainer could use)."""
+    counts = decoded.loc[decoded["label"] != "", "label"].value_counts()
+    return round(float(counts.max() / counts.min()), 3) if len(counts) > 1 else None
 
 
 def _median(s: pd.Series) -> float | None:

@@ -39,10 +39,10 @@ def header(summary: dict[str, Any]) -> Text:
 
 
 def checks_table(result: AuditResult) -> Table:
-    table = Table(title="Checks", title_justify="left", expand=False)
-    table.add_column("check", no_wrap=True, min_width=18)
-    table.add_column("severity", no_wrap=True, min_width=8)
-    table.add_column("files", justify="right", no_wrap=True, min_width=5)
+    table = Table(title="Checks", title_justify="left", expand=True)
+    table.add_column("check", no_wrap=True)
+    table.add_column("severity", no_wrap=True)
+    table.add_column("files", justify="right", no_wrap=True)
     table.add_column("first example", overflow="ellipsis", no_wrap=True, ratio=1)
     for spec in ordered_checks():
         info = result.summary["checks"][spec.name]
@@ -59,7 +59,7 @@ def checks_table(result: AuditResult) -> Table:
 
 def classes_table(summary: dict[str, Any]) -> Table:
     ratio = summary["imbalance_ratio"]
-    caption = f"imbalance ratio (largest / smallest): {ratio:.1f}" if ratio else None
+    caption = f"largest / smallest class: {ratio:.1f}x (decoded)" if ratio else None
     table = Table(title="Classes", title_justify="left", caption=caption, caption_justify="left")
     table.add_column("class")
     table.add_column("files", justify="right")
