@@ -75,7 +75,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path: Path) -> None:
         (["audit", str(empty)], f"Error: no files found under {empty}"),
         (["audit", str(empty), "--fail-on", "blurry"], "unknown check blurry"),
         (["audit", str(empty), "--set", "dark=0.2"], "Error: --set expects CHECK.PARAM=VALUE, got 'dark=0.2'"),
-        (["audit", str(empty), "--set", "dark.max=0.2"], "check 'dark' has no parameter 'max' (parameters: max_brightness)"),
+        (["audit", str(empty), "--set", "dark.max=0.2"], "check 'dark' has no parameter 'max' (parameters: max_brightness, max_highlight)"),
         (["audit", str(empty), "--labels", str(tmp_path / "l.csv")], f"Error: labels file not found: {tmp_path / 'l.csv'}"),
     ]
     for args, message in cases:

@@ -64,6 +64,8 @@ class Record:
     height: int | None = None
     brightness: float | None = None
     contrast: float | None = None
+    lum_p01: float | None = None
+    lum_p99: float | None = None
     phash: str = ""
     phash_mirror: str = ""
     error: str = ""
@@ -120,15 +122,28 @@ def _decode_into(rec: Record, data: bytes, max_pixels: int) -> None:
     if rec.format == "JPEG" and not _has_jpeg_end(data):
         _fail(rec, "truncated", "JPEG data ends without an end-of-image marker")
         return
-    lum = np.asarray(small, dtype=np.float32) / 255.0
-    rec.brightness = round(float(lum.mean()), 4)
-    rec.contrast = round(float(lum.std()), 4)
+    rec.brightness, rec.contrast, rec.lum_p01, rec.lum_p99 = luminance_stats(small)
     ph, ph_m, thumb = signatures(small)
     rec.phash, rec.phash_mirror, rec.thumb = to_hex(ph), to_hex(ph_m), thumb.tobytes()
     if rec.format not in TF_FORMATS:
         _fail(rec, "tf_unsupported", f"{rec.format} is not decodable by TensorFlow (tf.io reads JPEG, PNG, GIF, BMP)")
     elif rec.format == "JPEG" and img.mode == "CMYK":
         _fail(rec, "tf_unsupported", "CMYK JPEG is not decodable by TensorFlow")
+
+
+_LEVELS = np.arange(256, dtype=np.float64)
+
+
+def luminance_stats(gray: Image.Image) -> tuple[float, float, float, float]:
+    """Mean, RMS contrast (std) and 1st / 99th percentiles of luminance, 0..1, from one histogram."""
+    hist = np.asarray(gray.histogram(), dtype=np.float64)
+    n = hist.sum()
+    mean = float(hist @ _LEVELS) / n
+    std = float(np.sqrt(max(hist @ (_LEVELS - mean) ** 2 / n, 0.0)))
+    cum = np.cumsum(hist)
+    p01 = int(np.searchsorted(cum, 0.01 * n))
+    p99 = int(np.searchsorted(cum, 0.99 * n))
+    return round(mean / 255, 4), round(std / 255, 4), round(p01 / 255, 4), round(p99 / 255, 4)
 
 
 def _reduced_gray(img: Image.Image) -> Image.Image:

@@ -28,6 +28,8 @@ MANIFEST_COLUMNS: list[str] = [
     "height",
     "brightness",  # mean luminance 0..1
     "contrast",  # RMS contrast of luminance 0..1
+    "lum_p01",  # 1st percentile of luminance 0..1 (the shadows)
+    "lum_p99",  # 99th percentile of luminance 0..1 (the highlights)
     "phash",  # 64-bit perceptual hash, 16 hex digits
     "phash_mirror",  # pHash of the horizontally mirrored image
     "error",  # empty, or a short code (see dataclean.inspect.ERROR_CODES)

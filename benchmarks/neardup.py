@@ -1,0 +1,112 @@
+"""Benchmark dataclean.neardup.pairs_within: time, peak memory and pair count as n grows.
+
+Three hash distributions (seeded):
+
+* ``uniform``: independent uniform 64-bit hashes. Unrealistically easy: almost no pair is close.
+* ``phashlike``: pHash-shaped hashes: 64 simulated low-frequency DCT coefficients with a fixed
+  per-coefficient bias, thresholded at their row median like imagehash.phash (biased, coupled bits,
+  always 32 ones), so buckets are fuller than uniform.
+* ``clustered``: ``phashlike`` where 10% of the rows are copies of other rows with 0-3 bits flipped
+  (re-encoded near-duplicates), so there are many true pairs and crowded buckets.
+
+    python benchmarks/neardup.py [--sizes 10000,100000,1000000] [--max-distance 6] [--check]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+import tracemalloc
+from typing import Callable
+
+import numpy as np
+
+from dataclean.neardup import pairs_within, pairs_within_bruteforce
+
+_CHUNK = 100_000
+
+
+def uniform(n: int, rng: np.random.Generator) -> np.ndarray:
+    return rng.integers(0, np.iinfo(np.uint64).max, size=n, dtype=np.uint64, endpoint=True)
+
+
+def phashlike(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Median-thresholded 8x8 'DCT' blocks with 1/f amplitudes and a fixed per-coefficient bias."""
+    u, v = np.meshgrid(np.arange(8), np.arange(8), indexing="ij")
+    scale = (1.0 / (1.0 + u + v)).ravel().astype(np.float32)
+    bias = (np.random.default_rng(12345).normal(0.0, 0.6, 64) * scale).astype(np.float32)
+    bias[0] = 10.0  # the DC term is always above the median, as in real pHashes
+    out = np.empty(n, dtype=np.uint64)
+    for lo in range(0, n, _CHUNK):
+        m = min(_CHUNK, n - lo)
+        coef = rng.standard_normal((m, 64), dtype=np.float32) * scale + bias
+        bits = coef > np.median(coef, axis=1, keepdims=True)
+        out[lo : lo + m] = np.packbits(bits, axis=1).view(">u8").ravel().astype(np.uint64)
+    return out
+
+
+def clustered(n: int, rng: np.random.Generator) -> np.ndarray:
+    """``phashlike`` with 10% of rows replaced by copies of other rows with 0-3 random bit flips."""
+    h = phashlike(n, rng)
+    dup = rng.choice(n, size=n // 10, replace=False)
+    h[dup] = h[rng.integers(0, n, size=len(dup))]
+    for _ in range(3):
+        flip = rng.random(len(dup)) < 0.5
+        bit = rng.integers(0, 64, size=len(dup)).astype(np.uint64)
+        h[dup] = np.where(flip, h[dup] ^ (np.uint64(1) << bit), h[dup])
+    return h
+
+
+DISTRIBUTIONS: dict[str, Callable[[int, np.random.Generator], np.ndarray]] = {
+    "uniform": uniform,
+    "phashlike": phashlike,
+    "clustered": clustered,
+}
+
+
+def measure(hashes: np.ndarray, max_distance: int) -> tuple[float, float, int]:
+    """Seconds, traced peak MiB (numpy buffers included) and pair count of one pairs_within call."""
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    pairs = pairs_within(hashes, max_distance)
+    seconds = time.perf_counter() - t0
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return seconds, peak / 2**20, len(pairs)
+
+
+def check(hashes: np.ndarray, max_distance: int) -> None:
+    """Compare with the brute-force reference; raise on any difference."""
+    fast, slow = pairs_within(hashes, max_distance), pairs_within_bruteforce(hashes, max_distance)
+    if not np.array_equal(fast, slow):
+        raise SystemExit(f"MISMATCH on n={len(hashes)}: fast {len(fast)} pairs, brute force {len(slow)}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated n values")
+    ap.add_argument("--max-distance", type=int, default=6)
+    ap.add_argument("--distributions", default=",".join(DISTRIBUTIONS), help="comma-separated subset")
+    ap.add_argument("--check", action="store_true", help="compare with brute force on the first --check-size hashes")
+    ap.add_argument("--check-size", type=int, default=5000)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+
+    print(f"pairs_within, max_distance={args.max_distance}")
+    print(f"{'distribution':<12} {'n':>9} {'seconds':>9} {'peak MiB':>9} {'maxrss MiB':>10} {'pairs':>10}")
+    for name in args.distributions.split(","):
+        for n in sizes:
+            hashes = DISTRIBUTIONS[name](n, np.random.default_rng(args.seed))
+            if args.check:
+                check(hashes[: args.check_size], args.max_distance)
+            seconds, peak, count = measure(hashes, args.max_distance)
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(f"{name:<12} {n:>9} {seconds:>9.2f} {peak:>9.1f} {rss:>10.0f} {count:>10}", flush=True)
+    if args.check:
+        print(f"check: fast path == brute force on the first {args.check_size} hashes of every run")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,211 @@
+"""Tests for dataclean.neardup: exact pair search against brute force, and verified near-duplicates."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image, ImageOps
+
+from dataclean.hashing import signatures
+from dataclean.neardup import near_duplicate_pairs, pairs_within, pairs_within_bruteforce
+
+U64 = np.uint64
+
+
+def _uniform(n: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, np.iinfo(U64).max, size=n, dtype=U64, endpoint=True)
+
+
+def _clustered(n: int, seed: int) -> np.ndarray:
+    """n/10 random bases, each row a base with up to 4 random bit flips: many pairs near any radius."""
+    rng = np.random.default_rng(seed)
+    h = _uniform(n // 10, seed)[rng.integers(0, n // 10, size=n)]
+    for _ in range(4):
+        bit = rng.integers(0, 64, size=n).astype(U64)
+        h = np.where(rng.random(n) < 0.6, h ^ (U64(1) << bit), h)
+    return h
+
+
+def _few_values(n: int, seed: int) -> np.ndarray:
+    """Many equal hashes: only 6 distinct values, at distances 0, 8, 16, ... from each other."""
+    return np.random.default_rng(seed).integers(0, 6, size=n).astype(U64) * U64(0x0101010101010101)
+
+
+def _crowded(n: int, seed: int) -> np.ndarray:
+    """Distinct hashes that differ only in 12 bits: huge buckets of different hashes (chunking)."""
+    low = np.random.default_rng(seed).choice(4096, size=min(n, 4096), replace=False).astype(U64)
+    return U64(0xA5A5A5A5A5A5A5A5) ^ ((low & U64(0x3F)) | ((low >> U64(6)) << U64(40)))
+
+
+GENERATORS = {"uniform": _uniform, "clustered": _clustered, "few_values": _few_values}
+
+
+@pytest.mark.parametrize("method", ["auto", "index", "brute"])
+@pytest.mark.parametrize("max_distance", [0, 1, 3, 6, 10, 64, 70], ids=lambda d: f"d{d}")
+@pytest.mark.parametrize("kind", list(GENERATORS))
+def test_matches_bruteforce(kind: str, max_distance: int, method: str) -> None:
+    hashes = GENERATORS[kind](800, seed=max_distance)
+    expected = pairs_within_bruteforce(hashes, max_distance)
+    np.testing.assert_array_equal(pairs_within(hashes, max_distance, method=method), expected)
+
+
+@pytest.mark.parametrize("method", ["auto", "index"])
+def test_crowded_buckets_of_different_hashes(method: str) -> None:
+    hashes = _crowded(3000, seed=1)  # ~4.5M candidate pairs per table: several bounded chunks
+    expected = pairs_within_bruteforce(hashes, 6)
+    np.testing.assert_array_equal(pairs_within(hashes, 6, method=method), expected)
+
+
+@pytest.mark.parametrize(
+    ("max_distance", "expected"),
+    [(0, [[0, 4]]), (1, [[0, 1], [0, 4], [1, 2], [1, 4]]), (2, [[0, 1], [0, 2], [0, 4], [1, 2], [1, 4], [2, 4]])],
+    ids=["d0", "d1", "d2"],
+)
+def test_small_exact_example(max_distance: int, expected: list[list[int]]) -> None:
+    hashes = np.array([0, 1, 3, 0xFF, 0], dtype=U64)
+    got = pairs_within(hashes, max_distance)
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got, np.array(expected, dtype=np.int64))
+
+
+@pytest.mark.parametrize("max_distance", [1, 6, 13, 63], ids=lambda d: f"d{d}")
+def test_distance_exactly_at_threshold(max_distance: int) -> None:
+    hashes = np.array([0, (1 << max_distance) - 1], dtype=U64)  # exactly max_distance bits apart
+    np.testing.assert_array_equal(pairs_within(hashes, max_distance), [[0, 1]])
+    assert pairs_within(hashes, max_distance - 1).shape == (0, 2)
+
+
+def test_all_equal_hashes_give_every_pair() -> None:
+    got = pairs_within(np.full(2100, 42, dtype=U64), 0)  # 2.2M pairs: more than one bounded chunk
+    assert got.shape == (2203950, 2)
+    assert got[0].tolist() == [0, 1] and got[-1].tolist() == [2098, 2099]
+    assert (np.diff(got[:, 0] * 2100 + got[:, 1]) > 0).all()
+
+
+@pytest.mark.parametrize("n", [0, 1], ids=["empty", "single"])
+def test_empty_and_single(n: int) -> None:
+    got = pairs_within(np.zeros(n, dtype=U64), 6)
+    assert got.shape == (0, 2) and got.dtype == np.int64
+
+
+def test_output_sorted_and_ordered() -> None:
+    hashes = _clustered(2000, seed=3)
+    got = pairs_within(hashes, 6)
+    assert len(got) == len(pairs_within_bruteforce(hashes, 6)) == 9410
+    assert (got[:, 0] < got[:, 1]).all()
+    np.testing.assert_array_equal(got, got[np.lexsort((got[:, 1], got[:, 0]))])
+
+
+@pytest.mark.parametrize(
+    ("hashes", "max_distance", "error", "message"),
+    [
+        ([1, 2], 3, TypeError, "received list"),
+        (np.array([1, 2], dtype=np.int64), 3, TypeError, "received dtype=int64"),
+        (np.zeros((2, 2), dtype=U64), 3, ValueError, r"received shape=\(2, 2\)"),
+        (np.zeros(2, dtype=U64), -1, ValueError, "received max_distance=-1"),
+        (np.zeros(2, dtype=U64), 2.5, TypeError, r"received 2.5 \(float\)"),
+        (np.zeros(2, dtype=U64), True, TypeError, r"received True \(bool\)"),
+    ],
+    ids=["list", "int64", "2d", "negative", "float", "bool"],
+)
+def test_argument_errors(hashes: object, max_distance: object, error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
+        pairs_within(hashes, max_distance)  # type: ignore[arg-type]
+    with pytest.raises(error, match=message):
+        pairs_within_bruteforce(hashes, max_distance)  # type: ignore[arg-type]
+
+
+def test_unknown_method() -> None:
+    with pytest.raises(ValueError, match="received method='fast'"):
+        pairs_within(np.zeros(2, dtype=U64), 1, method="fast")  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- near_duplicate_pairs
+
+A, A_MIRROR = 0x00000000FFFFFFFF, 0xFFFFFFFF00000000  # 64 bits apart: never confused
+
+
+def _handmade() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """0 and 1 equal; 2 is their mirror; 3 has a close hash but another picture; 4 is far away."""
+    rng = np.random.default_rng(0)
+    t = rng.integers(0, 256, size=(16, 16)).astype(np.uint8)
+    other = rng.integers(0, 256, size=(16, 16)).astype(np.uint8)
+    phash = np.array([A, A, A_MIRROR, A ^ 1, 0x0F0F0F0F0F0F0F0F], dtype=U64)
+    mirror = np.array([A_MIRROR, A_MIRROR, A, A_MIRROR ^ 1, 0x0F0F0F0F0F0F0F0F], dtype=U64)
+    thumbs = np.stack([t, t, t[:, ::-1], other, t])
+    return phash, mirror, thumbs
+
+
+def test_near_duplicates_verified() -> None:
+    got = near_duplicate_pairs(*_handmade(), max_distance=4, min_similarity=0.9)
+    expected = pd.DataFrame(
+        {"i": [0, 0, 1], "j": [1, 2, 2], "distance": [0, 0, 0], "mirrored": [False, True, True],
+         "similarity": [1.0, 1.0, 1.0]}
+    )
+    pd.testing.assert_frame_equal(got, expected, atol=1e-6)
+
+
+def test_unverified_candidates_include_the_impostor() -> None:
+    got = near_duplicate_pairs(*_handmade(), max_distance=4, min_similarity=-1.0)
+    assert list(zip(got.i, got.j, got.distance, got.mirrored)) == [
+        (0, 1, 0, False), (0, 2, 0, True), (0, 3, 1, False), (1, 2, 0, True), (1, 3, 1, False), (2, 3, 1, True)
+    ]
+    assert (got.similarity[got.j == 3].abs() < 0.2).all()
+
+
+@pytest.mark.parametrize(
+    ("levels", "expected"), [((7, 7), 1.0), ((0, 255), 0.0), ((7, None), 0.0)], ids=["same", "black_white", "textured"]
+)
+def test_flat_thumbnails(levels: tuple[int, int | None], expected: float) -> None:
+    thumbs = np.full((2, 16, 16), levels[0], dtype=np.uint8)
+    if levels[1] is None:
+        thumbs[1] = np.random.default_rng(0).integers(0, 256, size=(16, 16))
+    else:
+        thumbs[1] = levels[1]
+    h = np.zeros(2, dtype=U64)
+    got = near_duplicate_pairs(h, h, thumbs, max_distance=0, min_similarity=-1.0)
+    assert got.similarity.tolist() == [pytest.approx(expected)]
+
+
+def _encode(im: Image.Image, fmt: str) -> Image.Image:
+    buf = io.BytesIO()
+    im.save(buf, fmt)
+    return Image.open(io.BytesIO(buf.getvalue())).convert("L")
+
+
+def test_real_signatures_find_copies_not_strangers() -> None:
+    rng = np.random.default_rng(7)
+    bases = [Image.fromarray(rng.integers(0, 256, size=(6, 8, 3)).astype(np.uint8)).resize((160, 120)) for _ in range(3)]
+    images = bases + [
+        _encode(bases[0].resize((80, 60)), "JPEG"),  # 3: half size, JPEG
+        _encode(ImageOps.mirror(bases[1]), "PNG"),  # 4: mirrored
+        _encode(bases[2].convert("RGBA"), "WEBP"),  # 5: alpha + WebP
+    ]
+    sigs = [signatures(im.convert("L")) for im in images]
+    phash = np.array([s[0] for s in sigs], dtype=U64)
+    mirror = np.array([s[1] for s in sigs], dtype=U64)
+    thumbs = np.stack([s[2] for s in sigs])
+    got = near_duplicate_pairs(phash, mirror, thumbs)
+    assert list(zip(got.i, got.j, got.mirrored)) == [(0, 3, False), (1, 4, True), (2, 5, False)]
+    assert (got.similarity >= 0.99).all()
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "message"),
+    [
+        ({"thumbs": np.zeros((5, 16, 16), dtype=np.float32)}, TypeError, "received dtype=float32"),
+        ({"phash_mirror": np.zeros(4, dtype=U64)}, ValueError, "received 5, 4 and 5"),
+        ({"phash": np.zeros(5, dtype=np.int64)}, TypeError, "phash must have dtype uint64"),
+        ({"min_similarity": 1.5}, ValueError, "received min_similarity=1.5"),
+        ({"max_distance": -2}, ValueError, "received max_distance=-2"),
+    ],
+    ids=["thumb_dtype", "length", "hash_dtype", "similarity", "distance"],
+)
+def test_near_duplicate_argument_errors(change: dict, error: type, message: str) -> None:
+    phash, mirror, thumbs = _handmade()
+    kwargs = {"phash": phash, "phash_mirror": mirror, "thumbs": thumbs, **change}
+    with pytest.raises(error, match=message):
+        near_duplicate_pairs(**kwargs)
