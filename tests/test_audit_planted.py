@@ -87,3 +87,25 @@ def test_flat_folder_skips_label_checks(tmp_path: Path) -> None:
     for name in ("label_conflict", "duplicate_filename", "class_imbalance"):
         assert result.skipped[name] == "no class folders (flat dataset)"
     assert result.issues.empty
+
+
+def test_components_match_a_reference_union_find() -> None:
+    import numpy as np
+
+    from dataclean.duplicates import components
+
+    rng = np.random.default_rng(5)
+    for n, e in [(1, 0), (10, 3), (200, 150), (500, 60), (50, 400)]:
+        src, dst = rng.integers(0, n, e), rng.integers(0, n, e)
+        parent = list(range(n))
+
+        def find(x: int) -> int:
+            while parent[x] != x:
+                x = parent[x]
+            return x
+
+        for a, b in zip(src, dst):
+            ra, rb = find(int(a)), find(int(b))
+            parent[max(ra, rb)] = min(ra, rb)
+        expected = [min(i for i in range(n) if find(i) == find(k)) for k in range(n)]
+        assert components(n, src, dst).tolist() == expected

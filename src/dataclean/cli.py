@@ -205,3 +205,7 @@ class _Progress:
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
             self._bar.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from dataclean.hashing import from_hex
 from dataclean.neardup import near_duplicate_pairs
@@ -56,14 +54,32 @@ def find_clusters(ctx: "AuditContext", max_distance: int, min_similarity: float)
     return Clusters(exact_key=exact_key, near_pairs=near, group=group)
 
 
+def components(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Connected components of an undirected graph: each node's smallest reachable node.
+
+    Vectorised min-label propagation with pointer jumping: every round, both ends of every edge take
+    the smaller of their labels, then each label jumps to its own label; it stops when nothing changes
+    (a few rounds on duplicate clusters, which are small and shallow).
+    """
+    label = np.arange(n)
+    while True:
+        low = np.minimum(label[src], label[dst])
+        new = label.copy()
+        np.minimum.at(new, src, low)
+        np.minimum.at(new, dst, low)
+        new = new[new]
+        if np.array_equal(new, label):
+            return label
+        label = new
+
+
 def _component_ids(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Name connected components of size >= 2 as g1, g2, ... in order of their first row."""
     out = np.full(n, "", dtype=object)
     if n == 0 or len(src) == 0:
         return out
-    graph = coo_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(n, n))
-    _, comp = connected_components(graph, directed=False)
-    sizes = np.bincount(comp)
+    comp = components(n, src, dst)
+    sizes = np.bincount(comp, minlength=n)
     multi = sizes[comp] > 1
     order: dict[int, int] = {}
     for row in np.flatnonzero(multi):  # rows ascending -> ids in order of first member

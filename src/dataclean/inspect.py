@@ -31,8 +31,10 @@ ERROR_CODES: dict[str, str] = {
     "tf_unsupported": "Pillow decodes it but TensorFlow's decoders cannot",
 }
 
-#: Formats tf.io.decode_image reads (JPEG, PNG, GIF, BMP). Anything else would break training.
-TF_FORMATS = frozenset({"JPEG", "MPO", "PNG", "GIF", "BMP"})
+#: Formats tf.io.decode_image (TensorFlow >= 2.18) reads; BMP and WebP only in some variants, see
+#: tf_unsupported_reason. Anything else would break training. Measured on Pillow's test corpus with
+#: benchmarks/hostile_corpus.py --tf.
+TF_FORMATS = frozenset({"JPEG", "MPO", "PNG", "GIF", "BMP", "WEBP"})
 
 #: Default cap on width * height before decoding (Pillow's own MAX_IMAGE_PIXELS default).
 DEFAULT_MAX_PIXELS = 89_478_485
@@ -115,20 +117,38 @@ def _decode_into(rec: Record, data: bytes, max_pixels: int) -> None:
     if w * h > max_pixels:
         _fail(rec, "too_large", f"{w}x{h} = {w * h:,} pixels exceeds the cap of {max_pixels:,}")
         return
+    small = _reduced_gray(img)  # decode before anything else reads the file (PNG getexif() loads it)
     if _orientation(img) in _TRANSPOSED_ORIENTATIONS:
         w, h = h, w
     rec.width, rec.height = w, h
-    small = _reduced_gray(img)
     if rec.format == "JPEG" and not _has_jpeg_end(data):
         _fail(rec, "truncated", "JPEG data ends without an end-of-image marker")
         return
     rec.brightness, rec.contrast, rec.lum_p01, rec.lum_p99 = luminance_stats(small)
     ph, ph_m, thumb = signatures(small)
     rec.phash, rec.phash_mirror, rec.thumb = to_hex(ph), to_hex(ph_m), thumb.tobytes()
-    if rec.format not in TF_FORMATS:
-        _fail(rec, "tf_unsupported", f"{rec.format} is not decodable by TensorFlow (tf.io reads JPEG, PNG, GIF, BMP)")
-    elif rec.format == "JPEG" and img.mode == "CMYK":
-        _fail(rec, "tf_unsupported", "CMYK JPEG is not decodable by TensorFlow")
+    why = tf_unsupported_reason(rec.format, img, data)
+    if why:
+        _fail(rec, "tf_unsupported", why)
+
+
+def tf_unsupported_reason(fmt: str, img: Image.Image, data: bytes) -> str:
+    """Why TensorFlow's decoders cannot read this decodable image, or "" when they can.
+
+    TensorFlow reads BMP only uncompressed at 8, 24 or 32 bits (or 32-bit bitfields) with a Windows
+    header and no linked/embedded colour profile, and WebP only as a still image without alpha.
+    """
+    if fmt not in TF_FORMATS:
+        return f"{fmt} is not decodable by TensorFlow (tf.io reads JPEG, PNG, GIF, BMP, WebP)"
+    if fmt == "BMP" and len(data) >= 74:
+        header, bpp, compression = int.from_bytes(data[14:18], "little"), data[28] | data[29] << 8, data[30]
+        if header < 40 or not (compression == 0 and bpp in (8, 24, 32) or compression == 3 and bpp == 32):
+            return f"BMP with {bpp}-bit pixels, compression {compression} or an OS/2 header is not decodable by TensorFlow"
+        if header >= 124 and data[70:74] in (b"DEBM", b"KNIL"):
+            return "BMP with a colour profile is not decodable by TensorFlow"
+    if fmt == "WEBP" and (img.mode == "RGBA" or getattr(img, "n_frames", 1) > 1):
+        return "WebP with alpha or animation is not decodable by TensorFlow"
+    return ""
 
 
 _LEVELS = np.arange(256, dtype=np.float64)
@@ -150,9 +170,7 @@ def _reduced_gray(img: Image.Image) -> Image.Image:
     """Decode ``img`` once into a grayscale image at most about WORK_SIDE on its longer side."""
     if img.format == "JPEG" and img.mode in ("RGB", "L", "YCbCr"):
         img.draft("L", (DRAFT_SIDE, DRAFT_SIDE))  # DCT-domain downscale + luma only: the big saving
-    img.load()  # full decode of the (possibly reduced) data: truncation surfaces here
-    if getattr(img, "n_frames", 1) > 1:
-        img.seek(0)
+    img.load()  # full decode of the first frame (reduced for JPEG): truncation surfaces here
     gray = _to_gray(img)
     if max(gray.size) > 2 * WORK_SIDE:
         gray.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BILINEAR, reducing_gap=2.0)
@@ -169,7 +187,10 @@ def _to_gray(img: Image.Image) -> Image.Image:
         rgba = img.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(white, rgba).convert("L")  # what a viewer shows
-    return img.convert("L")
+    try:
+        return img.convert("L")
+    except ValueError:  # modes Pillow cannot convert (LAB, ...): the first band is the lightness
+        return img.getchannel(0)
 
 
 def _orientation(img: Image.Image) -> int:

@@ -1,9 +1,7 @@
 from __future__ import annotations
 
-from pathlib import PurePosixPath
-
 from dataclean.checks.base import AuditContext, Finding, check
-from dataclean.checks.files import is_system_file
+from dataclean.checks.files import file_name, is_system_file
 
 
 @check("duplicate_filename", "info", "the same file name (case-insensitive) in several class folders", needs_labels=True)
@@ -11,7 +9,7 @@ def duplicate_filename(ctx: AuditContext) -> list[Finding]:
     folders: dict[str, dict[int, str]] = {}
     for row, (path, label) in enumerate(zip(ctx.table["path"], ctx.table["label"])):
         if label and not is_system_file(path):
-            folders.setdefault(PurePosixPath(path).name.lower(), {})[row] = label
+            folders.setdefault(file_name(path).lower(), {})[row] = label
     out = []
     for rows in folders.values():
         labels = set(rows.values())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
+import posixpath
 
 #: File extensions each decoded format may carry.
 FORMAT_EXTENSIONS: dict[str, set[str]] = {
@@ -23,14 +23,20 @@ IMAGE_EXTENSIONS = set().union(*FORMAT_EXTENSIONS.values()) | {
 SYSTEM_FILES = {"thumbs.db", "desktop.ini", ".ds_store", "ehthumbs.db"}
 
 
+def file_name(path: str) -> str:
+    """The last component of a manifest path (POSIX separators); string ops, no pathlib, for speed."""
+    return path.rpartition("/")[2]
+
+
 def is_system_file(path: str) -> bool:
     """Hidden files, AppleDouble ``._x.jpg`` companions and OS thumbnail databases."""
-    name = PurePosixPath(path).name
+    name = file_name(path)
     return name.startswith(".") or name.lower() in SYSTEM_FILES
 
 
 def extension(path: str) -> str:
-    return PurePosixPath(path).suffix.lower()
+    """Lower-case suffix with the dot (``.jpg``), empty for none; like PurePosixPath.suffix."""
+    return posixpath.splitext(file_name(path))[1].lower()
 
 
 def is_image_name(path: str) -> bool:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from dataclean.checks.base import AuditContext, Finding, check
-from dataclean.checks.files import FORMAT_EXTENSIONS, extension, is_image_name, is_system_file
+from dataclean.checks.files import FORMAT_EXTENSIONS, extension, file_name, is_image_name, is_system_file
 
 
 @check("naming", "warning", "extension that does not match the real format, non-image files, hidden/system files")
@@ -16,6 +16,6 @@ def naming(ctx: AuditContext) -> list[Finding]:
             out.append(Finding(row, 1.0, f"non-image file ({ext or 'no extension'})"))
         elif fmt and ext not in FORMAT_EXTENSIONS.get(fmt, {ext}):
             out.append(Finding(row, 1.0, f"extension {ext or '(none)'} but the content is {fmt}"))
-        elif any(ord(c) < 32 for c in path) or path != path.strip() or path.split("/")[-1] != path.split("/")[-1].strip():
+        elif not path.isprintable() or file_name(path) != file_name(path).strip():
             out.append(Finding(row, 1.0, "file name has control characters or surrounding spaces"))
     return out

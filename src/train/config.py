@@ -1,0 +1,127 @@
+"""Training settings and the table of supported backbones. No TensorFlow import here.
+
+Everything a run depends on is a field of :class:`TrainConfig`, so ``config.json`` can record it whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from dataclean.errors import DatacleanError
+
+
+@dataclass(frozen=True)
+class Arch:
+    """One Keras application backbone: where to find it and what input it expects."""
+
+    name: str
+    module: str  # keras.applications sub-module that holds preprocess_input
+    constructor: str  # keras.applications attribute that builds the model
+    default_size: int  # the size its ImageNet weights were trained at
+    min_size: int  # smallest input Keras accepts for it
+    preprocessing: str  # what its preprocess_input does, for --help and the README
+    notop_file: str  # name of the Keras applications backbone weights file (for --weights PATH)
+
+
+ARCHS: dict[str, Arch] = {a.name: a for a in [
+    Arch("inceptionv3", "inception_v3", "InceptionV3", 299, 75, "scales to [-1, 1]",
+         "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+    Arch("resnet50v2", "resnet_v2", "ResNet50V2", 224, 32, "scales to [-1, 1]",
+         "resnet50v2_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+    Arch("resnet50", "resnet", "ResNet50", 224, 32, "RGB->BGR, subtracts the ImageNet channel means",
+         "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+    Arch("mobilenetv2", "mobilenet_v2", "MobileNetV2", 224, 32, "scales to [-1, 1]",
+         "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"),
+    Arch("mobilenetv3small", "mobilenet_v3", "MobileNetV3Small", 224, 32, "rescaling built into the model",
+         "weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5"),
+    Arch("mobilenetv3large", "mobilenet_v3", "MobileNetV3Large", 224, 32, "rescaling built into the model",
+         "weights_mobilenet_v3_large_224_1.0_float_no_top_v2.h5"),
+    Arch("efficientnetb0", "efficientnet", "EfficientNetB0", 224, 32, "normalisation built into the model",
+         "efficientnetb0_notop.h5"),
+]}
+
+AUGMENT_LEVELS = ("none", "light", "strong")
+CLASS_WEIGHT_MODES = ("auto", "none")
+
+
+def get_arch(name: str) -> Arch:
+    """The :class:`Arch` called ``name``; DatacleanError listing the known ones otherwise."""
+    try:
+        return ARCHS[name.lower()]
+    except KeyError:
+        raise DatacleanError(f"unknown architecture {name!r}; choose one of: {', '.join(ARCHS)}") from None
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of one training run. ``image_size=None`` means the architecture's default size."""
+
+    manifest: str
+    out: str
+    arch: str = "inceptionv3"
+    weights: str = "imagenet"  # "imagenet", "none", or a path to a *_notop.h5 backbone weights file
+    image_size: int | None = None
+    batch_size: int = 32
+    epochs: int = 10  # phase 1: head only, backbone frozen
+    fine_tune_epochs: int = 10  # phase 2: last `unfreeze` layers trainable
+    unfreeze: int = 30
+    learning_rate: float = 1e-3
+    fine_tune_learning_rate: float | None = None  # None: learning_rate / 10
+    dropout: float = 0.2
+    hidden_units: int = 0  # 0: no hidden Dense layer in the head
+    augment: str = "light"
+    class_weight: str = "auto"
+    patience: int = 4  # EarlyStopping patience, in epochs, per phase
+    cache: bool = True
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        arch = get_arch(self.arch)
+        self.arch = arch.name
+        if self.image_size is None:
+            self.image_size = arch.default_size
+        if self.image_size < arch.min_size:
+            raise DatacleanError(
+                f"--image-size {self.image_size} is too small for {arch.name}; it needs at least "
+                f"{arch.min_size} (default {arch.default_size})")
+        if self.weights.lower() in ("imagenet", "none"):
+            self.weights = self.weights.lower()
+        elif not Path(self.weights).is_file():
+            raise DatacleanError(
+                f"--weights {self.weights!r} is neither 'imagenet', 'none' nor an existing file "
+                f"(expected a Keras applications backbone file such as {arch.notop_file})")
+        for name in ("batch_size",):
+            if getattr(self, name) < 1:
+                raise DatacleanError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        for name in ("epochs", "fine_tune_epochs", "unfreeze", "hidden_units", "patience"):
+            if getattr(self, name) < 0:
+                raise DatacleanError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
+        if self.epochs + self.fine_tune_epochs == 0:
+            raise DatacleanError("--epochs and --fine-tune-epochs are both 0: nothing to train")
+        if not 0.0 <= self.dropout < 1.0:
+            raise DatacleanError(f"--dropout must be in [0, 1), got {self.dropout}")
+        if self.learning_rate <= 0:
+            raise DatacleanError(f"--learning-rate must be > 0, got {self.learning_rate}")
+        if self.fine_tune_learning_rate is None:
+            self.fine_tune_learning_rate = self.learning_rate / 10
+        if self.augment not in AUGMENT_LEVELS:
+            raise DatacleanError(f"--augment {self.augment!r}; choose one of: {', '.join(AUGMENT_LEVELS)}")
+        if self.class_weight not in CLASS_WEIGHT_MODES:
+            raise DatacleanError(
+                f"--class-weight {self.class_weight!r}; choose one of: {', '.join(CLASS_WEIGHT_MODES)}")
+
+    @property
+    def size(self) -> int:
+        """The input size in pixels (never None after construction)."""
+        assert self.image_size is not None
+        return self.image_size
+
+    @property
+    def keras_weights(self) -> str | None:
+        """``weights`` as Keras applications take it: "imagenet", None, or a file path."""
+        return None if self.weights == "none" else self.weights
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,136 @@
+"""The classifier: augmentation -> the architecture's own preprocessing -> frozen-BN backbone -> head."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import keras
+from keras import layers
+
+from dataclean.errors import DatacleanError
+from train.config import get_arch
+
+BACKBONE = "backbone"  # name of the backbone layer inside the model
+
+
+@keras.saving.register_keras_serializable(package="train")
+class ArchPreprocess(layers.Layer):
+    """Applies ``keras.applications.<arch module>.preprocess_input`` to 0..255 images.
+
+    A named layer rather than a Lambda, so a saved ``model.keras`` loads without ``safe_mode=False``
+    and carries its preprocessing (``import train.model`` registers it before loading).
+    """
+
+    def __init__(self, arch: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.arch = get_arch(arch).name
+        module = importlib.import_module(f"keras.applications.{get_arch(arch).module}")
+        self._fn = module.preprocess_input
+
+    def call(self, inputs: Any) -> Any:
+        return self._fn(inputs)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "arch": self.arch}
+
+
+def augmentation(level: str, seed: int | None = None) -> keras.Sequential | None:
+    """Random flip, rotation, zoom, translation, contrast and brightness; active only in training.
+
+    ``level`` is "none" (returns None), "light" or "strong". Works on 0..255 images.
+    """
+    strength = {"none": None, "light": 0.5, "strong": 1.5}[level]
+    if strength is None:
+        return None
+    s = strength
+    return keras.Sequential([
+        layers.RandomFlip("horizontal", seed=seed),
+        layers.RandomRotation(0.1 * s, seed=seed),
+        layers.RandomZoom(0.2 * s, seed=seed),
+        layers.RandomTranslation(0.1 * s, 0.1 * s, seed=seed),
+        layers.RandomContrast(0.2 * s, value_range=(0, 255), seed=seed),
+        layers.RandomBrightness(0.2 * s, value_range=(0, 255), seed=seed),
+    ], name="augment")
+
+
+def build_backbone(arch: str, image_size: int, weights: str | None) -> keras.Model:
+    """The Keras application without its top. ``weights``: "imagenet", None, or a ``*_notop.h5`` path.
+
+    When the ImageNet file cannot be downloaded, raises a one-line DatacleanError suggesting
+    ``--weights none`` or a local file.
+    """
+    spec = get_arch(arch)
+    if image_size < spec.min_size:
+        raise DatacleanError(f"image size {image_size} is too small for {spec.name}; it needs at least {spec.min_size}")
+    constructor = getattr(keras.applications, spec.constructor)
+    try:
+        base = constructor(include_top=False, weights=weights, input_shape=(image_size, image_size, 3),
+                           name=BACKBONE)
+    except DatacleanError:
+        raise
+    except Exception as exc:  # Keras raises a bare Exception for download failures
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if weights == "imagenet":
+            raise DatacleanError(
+                f"could not get the ImageNet weights for {spec.name} (first use needs the internet; "
+                f"Keras caches them in ~/.keras/models): {first}. Use --weights none, or --weights PATH "
+                f"to a downloaded {spec.notop_file}") from exc
+        if weights is not None:
+            raise DatacleanError(
+                f"could not load backbone weights from {weights} into {spec.name}: {first} "
+                f"(expected a Keras applications file such as {spec.notop_file})") from exc
+        raise
+    return base
+
+
+def build_model(arch: str, num_classes: int, image_size: int, weights: str | None = None,
+                dropout: float = 0.2, hidden_units: int = 0, *, augment: str = "none",
+                seed: int | None = None) -> keras.Model:
+    """Inputs 0..255 float -> [augmentation] -> preprocess_input -> backbone(training=False)
+    -> GlobalAveragePooling2D -> Dropout -> [Dense(hidden_units, relu) -> Dropout] -> Dense(softmax).
+
+    The backbone starts frozen (phase 1) and is always called with ``training=False`` so its
+    BatchNormalization layers keep their statistics when it is later unfrozen.
+    """
+    if num_classes < 2:
+        raise DatacleanError(f"need at least 2 classes, got {num_classes}")
+    base = build_backbone(arch, image_size, weights)
+    base.trainable = False
+    inputs = keras.Input(shape=(image_size, image_size, 3), name="image")
+    x = inputs
+    aug = augmentation(augment, seed)
+    if aug is not None:
+        x = aug(x)
+    x = ArchPreprocess(arch, name="preprocess")(x)
+    x = base(x, training=False)
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    x = layers.Dropout(dropout, seed=seed, name="dropout")(x)
+    if hidden_units:
+        x = layers.Dense(hidden_units, activation="relu", name="hidden")(x)
+        x = layers.Dropout(dropout, seed=seed, name="hidden_dropout")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="classes")(x)
+    return keras.Model(inputs, outputs, name=f"{get_arch(arch).name}_classifier")
+
+
+def backbone(model: keras.Model) -> keras.Model:
+    """The backbone sub-model of a model made by :func:`build_model`."""
+    return model.get_layer(BACKBONE)
+
+
+def unfreeze_last(model: keras.Model, n: int) -> list[str]:
+    """Make the backbone's last ``n`` layers trainable, BatchNormalization excepted; returns their names."""
+    base = backbone(model)
+    base.trainable = True
+    chosen = base.layers[-n:] if n > 0 else []
+    for layer in base.layers:
+        layer.trainable = False
+    names = []
+    for layer in chosen:
+        if not isinstance(layer, layers.BatchNormalization):
+            layer.trainable = True
+            names.append(layer.name)
+    return names

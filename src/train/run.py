@@ -1,0 +1,154 @@
+"""One training run end to end, and the run directory it leaves behind."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+
+from dataclean.errors import DatacleanError
+from dataclean.io import write_csv, write_json
+from train.config import TrainConfig
+from train.data import Splits, build_dataset, class_weights, load_splits, naming_bad_files
+from train.evaluate import Evaluation, evaluate
+from train.fit import FitResult, fit_two_phase
+from train.model import build_model
+from train.plots import plot_confusion, plot_history, plot_roc, save_png
+
+RUN_FILES = ("model.keras", "labels.json", "config.json", "history.csv", "metrics.json", "errors.csv",
+             "training_curves.png", "confusion_matrix.png", "roc_curves.png")
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    evaluation: Evaluation
+    fit: FitResult
+
+
+def file_md5(path: str | os.PathLike[str]) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def environment() -> dict[str, Any]:
+    """Versions and the devices TensorFlow sees (a GPU is used automatically when present)."""
+    import keras
+    import tensorflow as tf
+
+    return {
+        "tensorflow": tf.__version__, "keras": keras.__version__, "python": platform.python_version(),
+        "devices": [f"{d.device_type}:{d.name}" for d in tf.config.list_physical_devices()],
+    }
+
+
+def prepare_run_dir(out: str | os.PathLike[str], overwrite: bool) -> Path:
+    """Create ``out``; refuse to reuse one that already holds a model unless ``overwrite``."""
+    run = Path(out)
+    if (run / "model.keras").exists() and not overwrite:
+        raise DatacleanError(
+            f"run directory {run} already holds a model.keras; choose another --out or pass --overwrite")
+    if run.exists() and not run.is_dir():
+        raise DatacleanError(f"--out {run} exists and is not a directory")
+    run.mkdir(parents=True, exist_ok=True)
+    return run
+
+
+def save_model(model: Any, path: str | os.PathLike[str]) -> None:
+    """``model.save`` to a temp name beside ``path``, then rename (Keras needs the .keras suffix)."""
+    target = Path(path)
+    tmp = target.with_name(f".{target.stem}.tmp{os.getpid()}.keras")
+    try:
+        model.save(tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_run(run_dir: str | os.PathLike[str], *, model: Any, classes: list[str], config: dict[str, Any],
+              fit: FitResult, evaluation: Evaluation, y_test: np.ndarray) -> Path:
+    """Write model.keras, labels.json, config.json, history.csv, metrics.json, errors.csv and the plots."""
+    run = Path(run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    save_model(model, run / "model.keras")
+    write_json({str(i): c for i, c in enumerate(classes)}, run / "labels.json")
+    write_json(config, run / "config.json")
+    hist = pd.DataFrame(fit.history)
+    first = [c for c in ("epoch", "phase") if c in hist.columns]
+    write_csv(hist[first + sorted(c for c in hist.columns if c not in first)], run / "history.csv")
+    write_json(evaluation.metrics, run / "metrics.json")
+    write_csv(evaluation.errors, run / "errors.csv")
+    save_png(plot_history(fit.history, fit.phase1_epochs), run / "training_curves.png")
+    save_png(plot_confusion(evaluation.metrics["confusion_matrix"], classes), run / "confusion_matrix.png")
+    save_png(plot_roc(y_test, evaluation.probabilities, classes), run / "roc_curves.png")
+    return run
+
+
+def run_training(cfg: TrainConfig, *, overwrite: bool = False, console: Console | None = None) -> RunResult:
+    """Check the manifest, build the datasets and model, fit in two phases, evaluate on test, write the run."""
+    console = console or Console(stderr=True)
+    started = time.time()
+    splits: Splits = load_splits(cfg.manifest)
+    run = prepare_run_dir(cfg.out, overwrite)
+
+    import keras
+
+    keras.utils.set_random_seed(cfg.seed)
+    size, bs = cfg.size, cfg.batch_size
+    train_ds = build_dataset(splits.paths["train"], splits.labels["train"], size, bs, shuffle=True,
+                             seed=cfg.seed, cache=cfg.cache)
+    val_ds = (build_dataset(splits.paths["val"], splits.labels["val"], size, bs, cache=cfg.cache)
+              if splits.paths["val"] else None)
+    test_ds = build_dataset(splits.paths["test"], None, size, bs, cache=False)
+    weights = class_weights(splits.labels["train"], len(splits.classes)) if cfg.class_weight == "auto" else None
+    model = build_model(cfg.arch, len(splits.classes), size, cfg.keras_weights, cfg.dropout, cfg.hidden_units,
+                        augment=cfg.augment, seed=cfg.seed)
+    env = environment()
+    counts = splits.counts()
+    console.print(f"[bold]{cfg.arch}[/] {size}px, {len(splits.classes)} classes, "
+                  f"train/val/test = {len(splits.paths['train'])}/{len(splits.paths['val'])}/"
+                  f"{len(splits.paths['test'])}, devices: {', '.join(env['devices'])}", highlight=False, soft_wrap=True)
+    if cfg.weights == "none":
+        console.print("[yellow]--weights none: the frozen backbone is random, so phase 1 learns little "
+                      "(ResNet50's random features fare best); use it for smoke tests or fine-tune with a large "
+                      "--unfreeze[/]", highlight=False, soft_wrap=True)
+    if val_ds is None:
+        console.print("[yellow]no val split: early stopping watches the training loss[/]")
+    all_paths = [p for s in ("train", "val", "test") for p in splits.paths[s]]
+    with naming_bad_files(all_paths):
+        fit = fit_two_phase(model, train_ds, val_ds, run_dir=run, epochs=cfg.epochs,
+                            fine_tune_epochs=cfg.fine_tune_epochs, unfreeze=cfg.unfreeze,
+                            learning_rate=cfg.learning_rate, fine_tune_learning_rate=cfg.fine_tune_learning_rate or 0,
+                            class_weight=weights, patience=cfg.patience, console=console)
+        evaluation = evaluate(model, test_ds, splits.labels["test"], splits.classes, splits.paths["test"])
+    config = {
+        "settings": cfg.to_dict(),
+        "manifest": {"path": str(Path(cfg.manifest).resolve()), "md5": file_md5(cfg.manifest)},
+        "classes": splits.classes,
+        "counts": counts,
+        "class_weight": weights,
+        "epochs_run": {"head": fit.phase1_epochs, "fine_tune": fit.phase2_epochs},
+        "unfrozen_layers": fit.unfrozen,
+        "environment": env,
+        "started": datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds"),
+        "duration_s": round(time.time() - started, 1),
+    }
+    write_run(run, model=model, classes=splits.classes, config=config, fit=fit, evaluation=evaluation,
+              y_test=splits.labels["test"])
+    return RunResult(run, evaluation, fit)
+
+
+__all__ = ["RUN_FILES", "RunResult", "environment", "file_md5", "prepare_run_dir", "run_training", "save_model",
+           "write_run"]
