@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -53,10 +54,14 @@ if __name__ == "__main__":
 """
 
 
-def _time(cmd: list[str]) -> float:
+def _time(cmd: list[str]) -> tuple[float, float]:
+    """Wall seconds, and CPU seconds (user + sys) of the command and every process it waited for."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run(cmd, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> int:
@@ -76,23 +81,27 @@ def main() -> int:
         floor_cmd = [sys.executable, str(floor_py), str(args.folder), str(args.workers)]
         audit_cmd = ["sh", "-c", f'"{sys.executable}" -m dataclean.cli audit "{args.folder}" --out "{tmp}/audit" '
                      f'--workers {args.workers} > "{report}"']
-        floors, audits = [], []
+        floors: list[tuple[float, float]] = []
+        audits: list[tuple[float, float]] = []
         _time(floor_cmd)  # warm the page cache and the interpreter's files
         for _ in range(args.repeat):
             floors.append(_time(floor_cmd))
             audits.append(_time(audit_cmd))
         others = _others(args.folder) if args.others else {}
-    f, a = statistics.median(floors), statistics.median(audits)
+    f, a = statistics.median(w for w, _ in floors), statistics.median(w for w, _ in audits)
+    fc, ac = statistics.median(c for _, c in floors), statistics.median(c for _, c in audits)
     print(f"{args.folder} ({n} files), {args.workers} workers, {args.repeat} repetitions, alternating")
-    print(f"floor  (read + MD5 + 1/8-scale decode): median {f:.2f} s   runs {', '.join(f'{x:.2f}' for x in floors)}")
-    print(f"dataclean audit (everything)          : median {a:.2f} s   runs {', '.join(f'{x:.2f}' for x in audits)}")
-    print(f"ratio audit / floor: {a / f:.2f}x")
-    for name, secs in others.items():
-        print(f"{name}: {secs:.2f} s  ({secs / a:.1f}x dataclean)")
+    for name, runs, wall, cpu in (("floor (read + MD5 + 1/8-scale decode)", floors, f, fc),
+                                  ("dataclean audit (everything)", audits, a, ac)):
+        print(f"{name:38s} wall median {wall:5.2f} s  cpu median {cpu:5.2f} s   "
+              f"wall runs {', '.join(f'{w:.2f}' for w, _ in runs)}")
+    print(f"ratio audit / floor: wall {a / f:.2f}x, cpu {ac / fc:.2f}x")
+    for name, (secs, _) in others.items():
+        print(f"{name}: {secs:.2f} s wall ({secs / a:.1f}x dataclean)")
     return 0
 
 
-def _others(folder: Path) -> dict[str, float]:
+def _others(folder: Path) -> dict[str, tuple[float, float]]:
     out = {}
     probe = "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec(sys.argv[1]) else 1)"
     if subprocess.run([sys.executable, "-c", probe, "cleanvision"]).returncode == 0:

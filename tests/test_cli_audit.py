@@ -68,21 +68,24 @@ def test_set_overrides_a_parameter(planted: tuple[Path, dict[str, list[str]]], t
 
 
 def test_bad_input_exits_2_with_one_line(tmp_path: Path) -> None:
-    empty = tmp_path / "empty"
+    empty, one = tmp_path / "empty", tmp_path / "one"
     empty.mkdir()
+    one.mkdir()
+    (one / "a.png").write_bytes(b"not really a png")
     cases = [
         (["audit", str(tmp_path / "nope")], f"Error: dataset folder not found: {tmp_path / 'nope'}"),
         (["audit", str(empty)], f"Error: no files found under {empty}"),
-        (["audit", str(empty), "--fail-on", "blurry"], "unknown check blurry"),
-        (["audit", str(empty), "--set", "dark=0.2"], "Error: --set expects CHECK.PARAM=VALUE, got 'dark=0.2'"),
-        (["audit", str(empty), "--set", "dark.max=0.2"], "check 'dark' has no parameter 'max' (parameters: max_brightness, max_highlight)"),
-        (["audit", str(empty), "--labels", str(tmp_path / "l.csv")], f"Error: labels file not found: {tmp_path / 'l.csv'}"),
+        (["audit", str(one), "--fail-on", "blurry"], "unknown check blurry"),
+        (["audit", str(one), "--set", "dark=0.2"], "Error: --set expects CHECK.PARAM=VALUE, got 'dark=0.2'"),
+        (["audit", str(one), "--set", "dark.max=0.2"], "check 'dark' has no parameter 'max' (parameters: max_brightness, max_highlight)"),
+        (["audit", str(one), "--labels", str(tmp_path / "l.csv")], f"Error: labels file not found: {tmp_path / 'l.csv'}"),
     ]
     for args, message in cases:
         res = CliRunner().invoke(main, args)
         assert res.exit_code == 2, (args, res.output)
         assert message in res.output, (args, res.output)
         assert "Traceback" not in res.output
+    assert not (tmp_path / "audit").exists() and not (one / "audit").exists()  # nothing written on bad input
 
 
 def test_audit_never_imports_tensorflow(planted: tuple[Path, dict[str, list[str]]], tmp_path: Path) -> None:
@@ -112,3 +115,10 @@ def test_outputs_are_left_intact_when_writing_fails(tmp_path: Path) -> None:
         pass
     assert target.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["m.csv"]
+
+
+def test_workers_option_is_honoured(planted: tuple[Path, dict[str, list[str]]], tmp_path: Path) -> None:
+    root, _ = planted
+    res = _run("audit", str(root), "-o", str(tmp_path), "--workers", "0", "-q")
+    assert res.exit_code == 0
+    assert json.loads((tmp_path / "summary.json").read_text())["parameters"]["workers"] == 0

@@ -23,8 +23,8 @@ from dataclean.errors import DatacleanError
 from dataclean.inspect import DEFAULT_MAX_PIXELS, Record, as_row, thumbs_array
 from dataclean.io import write_csv, write_json
 from dataclean.manifest import ISSUE_COLUMNS, MANIFEST_COLUMNS
-from dataclean.pool import inspect_many
-from dataclean.scan import ScanResult, scan
+from dataclean.launch import StartedAudit, start_audit
+from dataclean.scan import ScanResult
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
@@ -99,18 +99,24 @@ def run_audit(
     labels_path: str | os.PathLike[str] | None = None,
     params: dict[str, dict[str, Any]] | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
-    on_scan: Callable[[ScanResult], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> AuditResult:
     """Audit the dataset at ``root``. ``workers=None`` uses every core; 0 runs in-process."""
-    started = time.perf_counter()
     labels_file = read_labels_file(labels_path) if labels_path else None
-    found = scan(root, exclude=[labels_path] if labels_path else [])
-    if on_scan:
-        on_scan(found)
-    n_workers = os.cpu_count() or 1 if workers is None else workers
-    abs_paths = [str(found.root / p) for p in found.paths]
-    records = inspect_many(abs_paths, n_workers, max_pixels=max_pixels, on_progress=on_progress)
+    return finish_audit(start_audit(root, workers, labels_path, max_pixels), labels_file, labels_path, params,
+                        on_progress)
+
+
+def finish_audit(
+    job: StartedAudit,
+    labels_file: dict[str, str] | None = None,
+    labels_path: str | os.PathLike[str] | None = None,
+    params: dict[str, dict[str, Any]] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> AuditResult:
+    """Collect a started audit's records, run every check and build the outputs."""
+    found, n_workers, max_pixels, started = job.found, job.workers, job.max_pixels, job.started
+    records = job.inspection.results(on_progress)
     inspected = time.perf_counter()
 
     table = _table(found, records)

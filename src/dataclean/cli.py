@@ -119,19 +119,26 @@ def audit(data: str, out: str, workers: int | None, labels: str | None, fail_on:
     """
     import json
 
-    from rich.console import Console
-
-    from dataclean.audit import parse_params, run_audit, write_outputs
     from dataclean.inspect import DEFAULT_MAX_PIXELS
+    from dataclean.launch import start_audit
 
-    fail_checks = _check_list(fail_on)
-    params = parse_params(settings)
+    # Submit the files to the workers first: the imports below (pandas, the checks) overlap their work.
+    job = start_audit(data, workers=workers, labels_path=labels, max_pixels=max_pixels or DEFAULT_MAX_PIXELS)
+    try:
+        from rich.console import Console
+
+        from dataclean.audit import finish_audit, parse_params, read_labels_file, write_outputs
+
+        fail_checks = _check_list(fail_on)
+        params = parse_params(settings)
+        labels_file = read_labels_file(labels) if labels else None
+    except BaseException:
+        job.inspection.close()
+        raise
     err = Console(stderr=True)
-    show_progress = fmt == "rich" and not quiet
-    with _Progress(err, enabled=show_progress) as progress:
-        result = run_audit(data, workers=workers, labels_path=labels, params=params,
-                           max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
-                           on_scan=lambda found: progress.start(len(found.paths)), on_progress=progress.advance)
+    with _Progress(err, enabled=fmt == "rich" and not quiet) as progress:
+        progress.start(len(job.found.paths))
+        result = finish_audit(job, labels_file, labels, params, on_progress=progress.advance)
     written = write_outputs(result, out)
     fired = [c for c in fail_checks if result.findings.get(c)]
     if fmt == "json":

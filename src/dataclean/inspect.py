@@ -40,9 +40,10 @@ TF_FORMATS = frozenset({"JPEG", "MPO", "PNG", "GIF", "BMP", "WEBP"})
 DEFAULT_MAX_PIXELS = 89_478_485
 
 #: Longer side of the small image metrics and hashes are computed on. JPEGs are decoded by DCT
-#: scaling straight to at least DRAFT_SIDE (1/2..1/8 of full size), other formats reduced after decoding.
+#: scaling straight to at least DRAFT_SIDE on each side (1/2..1/8 of full size: the pHash needs 32x32),
+#: luma only; other formats are reduced after decoding.
 WORK_SIDE = 128
-DRAFT_SIDE = 64
+DRAFT_SIDE = 32
 
 _ORIENTATION_TAG = 0x0112
 _TRANSPOSED_ORIENTATIONS = {5, 6, 7, 8}
@@ -83,9 +84,8 @@ def inspect_file(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> Record:
     """Inspect one file; never raises for a bad file (the error is in the record)."""
     rec = Record()
     try:
-        st = os.stat(path)
-        rec.bytes, rec.mtime = st.st_size, st.st_mtime
         with open(path, "rb") as fh:
+            rec.mtime = os.fstat(fh.fileno()).st_mtime
             data = fh.read()
     except OSError as exc:
         return _fail(rec, "unreadable", f"{type(exc).__name__}: {exc.strerror or exc}")
@@ -152,17 +152,17 @@ def tf_unsupported_reason(fmt: str, img: Image.Image, data: bytes) -> str:
 
 
 _LEVELS = np.arange(256, dtype=np.float64)
+_LEVELS_SQ = _LEVELS**2
 
 
 def luminance_stats(gray: Image.Image) -> tuple[float, float, float, float]:
     """Mean, RMS contrast (std) and 1st / 99th percentiles of luminance, 0..1, from one histogram."""
-    hist = np.asarray(gray.histogram(), dtype=np.float64)
-    n = hist.sum()
+    hist = np.bincount(np.frombuffer(gray.tobytes(), dtype=np.uint8), minlength=256)
+    n = gray.width * gray.height
     mean = float(hist @ _LEVELS) / n
-    std = float(np.sqrt(max(hist @ (_LEVELS - mean) ** 2 / n, 0.0)))
+    std = max(float(hist @ _LEVELS_SQ) / n - mean * mean, 0.0) ** 0.5
     cum = np.cumsum(hist)
-    p01 = int(np.searchsorted(cum, 0.01 * n))
-    p99 = int(np.searchsorted(cum, 0.99 * n))
+    p01, p99 = (int(v) for v in np.searchsorted(cum, (0.01 * n, 0.99 * n)))
     return round(mean / 255, 4), round(std / 255, 4), round(p01 / 255, 4), round(p99 / 255, 4)
 
 

@@ -12,7 +12,7 @@ import os
 import resource
 import signal
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 
@@ -59,6 +59,83 @@ def _run_chunk(paths: Sequence[str], max_pixels: int, timeout: int) -> list[Reco
     return [inspect_guarded(p, max_pixels, timeout) for p in paths]
 
 
+class Inspection:
+    """Inspection of many files, started on construction; :meth:`results` waits for the records.
+
+    Starting first and collecting later lets the caller do other work (imports, set-up) while the
+    workers decode. ``workers=0`` inspects in this process when results are asked for (no isolation;
+    for debugging and small test sets).
+    """
+
+    def __init__(
+        self,
+        paths: Sequence[str],
+        workers: int,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        timeout: int = DEFAULT_TIMEOUT,
+        memory_limit: int | None = DEFAULT_MEMORY_LIMIT,
+    ) -> None:
+        self.paths, self.workers = list(paths), workers
+        self.max_pixels, self.timeout, self.memory_limit = max_pixels, timeout, memory_limit
+        self._executor: ProcessPoolExecutor | None = None
+        self._pending: dict[Future[list[Record]], range] = {}
+        if workers > 0 and self.paths:
+            chunk = max(1, min(64, len(self.paths) // (workers * 8) or 1))
+            chunks = [range(i, min(i + chunk, len(self.paths))) for i in range(0, len(self.paths), chunk)]
+            self._executor, self._pending = self._submit(chunks, min(workers, len(chunks)))
+
+    def _submit(self, chunks: list[range], workers: int) -> tuple[ProcessPoolExecutor, dict[Future[list[Record]], range]]:
+        run = partial(_run_chunk, max_pixels=self.max_pixels, timeout=self.timeout)
+        ex = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init, initargs=(self.memory_limit,))
+        return ex, {ex.submit(run, [self.paths[i] for i in c]): c for c in chunks}
+
+    def results(self, on_progress: Callable[[int], None] | None = None) -> list[Record]:
+        """The records, in the order of ``paths``. ``on_progress(n)`` is called as files finish."""
+        if self.workers == 0:
+            out = []
+            for p in self.paths:
+                out.append(inspect_file(p, self.max_pixels))
+                if on_progress:
+                    on_progress(1)
+            return out
+        results: list[Record | None] = [None] * len(self.paths)
+        lost = self._collect(results, on_progress)
+        for idx in (i for c in lost for i in c):  # isolate the files of chunks whose worker died
+            self._executor, self._pending = self._submit([range(idx, idx + 1)], 1)
+            if self._collect(results, on_progress):
+                results[idx] = Record(error="decode_error", error_detail="the decoder crashed on this file")
+                if on_progress:
+                    on_progress(1)
+        return [r if r is not None else Record(error="decode_error") for r in results]
+
+    def _collect(self, results: list[Record | None], on_progress: Callable[[int], None] | None) -> list[range]:
+        """Wait for the pending chunks, filling ``results``; return the chunks lost to a dead worker."""
+        lost: list[range] = []
+        try:
+            while self._pending:
+                done, _ = wait(self._pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    c = self._pending.pop(fut)
+                    try:
+                        recs = fut.result()
+                    except BrokenProcessPool:
+                        lost.append(c)
+                        continue
+                    for i, r in zip(c, recs):
+                        results[i] = r
+                    if on_progress:
+                        on_progress(len(c))
+        finally:
+            self.close()
+        return lost
+
+    def close(self) -> None:
+        """Stop the workers (pending work is cancelled); safe to call twice."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor, self._pending = None, {}
+
+
 def inspect_many(
     paths: Sequence[str],
     workers: int,
@@ -67,58 +144,5 @@ def inspect_many(
     memory_limit: int | None = DEFAULT_MEMORY_LIMIT,
     on_progress: Callable[[int], None] | None = None,
 ) -> list[Record]:
-    """Inspect ``paths`` and return their records in the same order.
-
-    ``workers=0`` inspects in this process (no isolation; for debugging and small test sets).
-    ``on_progress(n)`` is called with the number of files just finished.
-    """
-    if workers == 0:
-        out = []
-        for p in paths:
-            out.append(inspect_file(p, max_pixels))
-            if on_progress:
-                on_progress(1)
-        return out
-    results: list[Record | None] = [None] * len(paths)
-    chunk = max(1, min(64, len(paths) // (workers * 8) or 1))
-    chunks = [range(i, min(i + chunk, len(paths))) for i in range(0, len(paths), chunk)]
-    failed = _run_pool(paths, chunks, workers, max_pixels, timeout, memory_limit, results, on_progress)
-    for idx in (i for c in failed for i in c):  # isolate the files of chunks whose worker died
-        got = _run_pool(paths, [range(idx, idx + 1)], 1, max_pixels, timeout, memory_limit, results, on_progress)
-        if got:
-            results[idx] = Record(error="decode_error", error_detail="the decoder crashed on this file")
-            if on_progress:
-                on_progress(1)
-    return [r if r is not None else Record(error="decode_error") for r in results]
-
-
-def _run_pool(
-    paths: Sequence[str],
-    chunks: list[range],
-    workers: int,
-    max_pixels: int,
-    timeout: int,
-    memory_limit: int | None,
-    results: list[Record | None],
-    on_progress: Callable[[int], None] | None,
-) -> list[range]:
-    """Run ``chunks`` on a fresh pool, filling ``results``; return the chunks lost to a dead worker."""
-    run = partial(_run_chunk, max_pixels=max_pixels, timeout=timeout)
-    lost: list[range] = []
-    with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), initializer=_worker_init,
-                             initargs=(memory_limit,)) as ex:
-        pending = {ex.submit(run, [paths[i] for i in c]): c for c in chunks}
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                c = pending.pop(fut)
-                try:
-                    recs = fut.result()
-                except BrokenProcessPool:
-                    lost.append(c)
-                    continue
-                for i, r in zip(c, recs):
-                    results[i] = r
-                if on_progress:
-                    on_progress(len(c))
-    return lost
+    """Inspect ``paths`` and return their records in the same order (see :class:`Inspection`)."""
+    return Inspection(paths, workers, max_pixels, timeout, memory_limit).results(on_progress)

@@ -1,0 +1,40 @@
+"""Start an audit's file inspection before paying for the heavy imports.
+
+The workers need only Pillow and NumPy; pandas and the checks are needed only once the records are
+in. Scanning and submitting the work first lets the CLI import the rest while the workers decode
+(this module must therefore not import pandas, directly or indirectly).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+from dataclean.inspect import DEFAULT_MAX_PIXELS
+from dataclean.pool import Inspection
+from dataclean.scan import ScanResult, scan
+
+
+@dataclass
+class StartedAudit:
+    found: ScanResult
+    inspection: Inspection
+    workers: int
+    max_pixels: int
+    started: float  # time.perf_counter() at the start
+
+
+def start_audit(
+    root: str | os.PathLike[str],
+    workers: int | None = None,
+    labels_path: str | os.PathLike[str] | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> StartedAudit:
+    """Scan ``root`` and submit every file for inspection. ``workers=None`` uses every core; 0 none."""
+    started = time.perf_counter()
+    n_workers = (os.cpu_count() or 1) if workers is None else workers
+    found = scan(root, exclude=[labels_path] if labels_path else [])
+    paths = [str(found.root / p) for p in found.paths]
+    return StartedAudit(found, Inspection(paths, n_workers, max_pixels=max_pixels), n_workers, max_pixels, started)
+
