@@ -33,7 +33,8 @@ def row(path: str, shade: int = 0, size: tuple[int, int] = (8, 8), issues: str =
 def make_manifest(root: Path, specs: list[dict[str, Any]], manifest: Path | None = None) -> Path:
     """Write each spec's file under ``root`` and a manifest describing them; return its path.
 
-    Broken files (``error`` set) get empty bytes/mtime/md5/width/height, as the audit writes them.
+    Broken files (``error`` set) keep their real bytes/mtime/md5 and get empty format/mode/width/height,
+    as the audit writes them.
     """
     records = []
     for spec in specs:
@@ -49,12 +50,11 @@ def make_manifest(root: Path, specs: list[dict[str, Any]], manifest: Path | None
         parts = spec["path"].split("/")
         rec.update(
             path=spec["path"], root=str(root), label=parts[0] if len(parts) > 1 else "",
-            bytes="" if broken else st.st_size, mtime="" if broken else st.st_mtime,
-            md5="" if broken else md5_of(file), format="" if broken else "PNG",
+            bytes=st.st_size, mtime=st.st_mtime, md5=md5_of(file), format="" if broken else "PNG",
             mode="" if broken else "L", width="" if broken else spec["size"][0],
             height="" if broken else spec["size"][1], error=spec["error"], issues=spec["issues"],
             group=spec["group"], action="keep", reason="")
-        rec.update({k: v for k, v in spec.items() if k not in {"shade", "size", "raw"} and k not in rec})
+        rec.update({k: v for k, v in spec.items() if k not in {"shade", "size", "raw"} and k not in rec or k == "expected_label"})
         records.append(rec)
     out = manifest or root.parent / "audit" / "manifest.csv"
     out.parent.mkdir(parents=True, exist_ok=True)

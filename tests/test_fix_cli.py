@@ -63,7 +63,7 @@ def test_default_run(cli: click.Group, manifest: Path) -> None:
     assert result.exit_code == 0, result.output
     audit = manifest.parent
     clean = read(audit / "clean.csv")
-    assert list(clean.columns) == [*MANIFEST_COLUMNS, "expected_label", "split"]
+    assert list(clean.columns) == [*MANIFEST_COLUMNS, "split"]
     assert set(clean["action"]) == {"keep"}
     counts = clean.groupby(["label", "split"]).size().to_dict()
     assert counts == {("cats", "test"): 1, ("cats", "train"): 11, ("cats", "val"): 1,
@@ -183,7 +183,7 @@ def edit_manifest(manifest: Path, change: str) -> str:
     if change == "missing-columns":
         df.drop(columns=["md5", "group"]).to_csv(manifest, index=False)
         return (f"manifest {manifest} lacks column(s) md5, group; is it a dataclean manifest? "
-                f"(found: path, root, label, bytes, mtime, format, mode, width)")
+                f"(found: path, root, label, expected_label, bytes, mtime, format, mode)")
     if change == "no-rows":
         df.head(0).to_csv(manifest, index=False)
         return f"manifest {manifest} has no rows"
@@ -217,7 +217,7 @@ def edit_manifest(manifest: Path, change: str) -> str:
         return f"manifest {manifest}: path ../../etc/passwd must be relative to root, without '..'"
     if change == "not-csv":
         manifest.write_bytes(b"\xff\xfe\x00garbage")
-        return f"manifest {manifest} is not a readable CSV: "
+        return f"manifest {manifest} lacks column(s) path, root, label"
     raise AssertionError(change)
 
 

@@ -64,9 +64,12 @@ def parse_params(settings: Iterable[str]) -> dict[str, dict[str, Any]]:
             raise DatacleanError(f"--set {item!r}: check {name!r} has no parameter {param!r} (parameters: {known})")
         kind = type(defaults[param])
         try:
-            out.setdefault(name, {})[param] = kind(value)
+            typed = kind(value)
         except ValueError:
             raise DatacleanError(f"--set {item!r}: {param} must be a {kind.__name__}, got {value!r}") from None
+        if typed != typed or typed < 0:  # NaN or negative: no check parameter means that
+            raise DatacleanError(f"--set {item!r}: {param} must be a non-negative number, got {value!r}")
+        out.setdefault(name, {})[param] = typed
     return out
 
 
@@ -120,6 +123,7 @@ def finish_audit(
     inspected = time.perf_counter()
 
     table = _table(found, records)
+    table.insert(3, "expected_label", [labels_file.get(p, "") for p in found.paths] if labels_file else "")
     ctx = AuditContext(table=table, thumbs=thumbs_array(records), labels_file=labels_file, params=params or {})
     findings, skipped = _run_checks(ctx, found)
     table["issues"] = _issue_column(len(table), findings)
@@ -157,6 +161,10 @@ def _table(found: ScanResult, records: list[Record]) -> pd.DataFrame:
 def _run_checks(ctx: AuditContext, found: ScanResult) -> tuple[dict[str, list[Finding]], dict[str, str]]:
     findings: dict[str, list[Finding]] = {}
     skipped: dict[str, str] = {}
+    try:  # duplicate clusters use near_duplicate's parameters and serve several checks: build them first
+        ctx.clusters
+    except ValueError as exc:
+        raise DatacleanError(f"check near_duplicate: {exc} (parameters: {ctx.params.get('near_duplicate')})") from None
     for spec in ordered_checks():
         if spec.needs_labels and found.flat:
             skipped[spec.name] = "no class folders (flat dataset)"
@@ -165,7 +173,10 @@ def _run_checks(ctx: AuditContext, found: ScanResult) -> tuple[dict[str, list[Fi
         if spec.name in skipped:
             findings[spec.name] = []
             continue
-        findings[spec.name] = spec.run(ctx, ctx.params.get(spec.name))
+        try:
+            findings[spec.name] = spec.run(ctx, ctx.params.get(spec.name))
+        except ValueError as exc:  # a parameter out of range, e.g. --set near_duplicate.max_distance=-1
+            raise DatacleanError(f"check {spec.name}: {exc} (parameters: {ctx.params.get(spec.name)})") from None
     return findings, skipped
 
 

@@ -24,7 +24,7 @@ LAZY_COMMANDS = {
 
 
 class DatacleanGroup(click.Group):
-    """A click group that loads some commands lazily and turns domain errors into clean usage errors."""
+    """A click group that loads some commands lazily and turns domain and I/O errors into one-line errors."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
@@ -47,6 +47,11 @@ class DatacleanGroup(click.Group):
         except DatacleanError as exc:
             err = click.ClickException(str(exc))
             err.exit_code = exc.exit_code
+            raise err from None
+        except OSError as exc:  # a file or folder we could not read or write: name it, no traceback
+            where = f": {exc.filename}" if exc.filename else ""
+            err = click.ClickException(f"{exc.strerror or exc}{where}")
+            err.exit_code = DatacleanError.exit_code
             raise err from None
 
 
@@ -73,7 +78,7 @@ def _check_list(value: str | None) -> list[str]:
         return sorted(REGISTRY)
     unknown = [n for n in names if n not in REGISTRY]
     if unknown:
-        raise click.BadParameter(f"unknown check {', '.join(unknown)} (known: any, {', '.join(sorted(REGISTRY))})")
+        raise DatacleanError(f"--fail-on: unknown check {', '.join(unknown)} (known: any, {', '.join(sorted(REGISTRY))})")
     return names
 
 
@@ -123,7 +128,8 @@ def audit(data: str, out: str, workers: int | None, labels: str | None, fail_on:
     from dataclean.launch import start_audit
 
     # Submit the files to the workers first: the imports below (pandas, the checks) overlap their work.
-    job = start_audit(data, workers=workers, labels_path=labels, max_pixels=max_pixels or DEFAULT_MAX_PIXELS)
+    job = start_audit(data, workers=workers, labels_path=labels, max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
+                      out_dir=out)
     try:
         from rich.console import Console
 

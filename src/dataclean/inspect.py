@@ -85,9 +85,15 @@ def inspect_file(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> Record:
     rec = Record()
     try:
         with open(path, "rb") as fh:
-            rec.mtime = os.fstat(fh.fileno()).st_mtime
+            st = os.fstat(fh.fileno())
+            rec.bytes, rec.mtime = st.st_size, st.st_mtime
             data = fh.read()
     except OSError as exc:
+        try:  # keep the real size and mtime, so that fix can tell the file has not changed since
+            st = os.stat(path)
+            rec.bytes, rec.mtime = st.st_size, st.st_mtime
+        except OSError:
+            pass
         return _fail(rec, "unreadable", f"{type(exc).__name__}: {exc.strerror or exc}")
     rec.bytes = len(data)
     rec.md5 = hashlib.md5(data).hexdigest()

@@ -14,7 +14,8 @@ import pandas as pd
 
 
 @contextmanager
-def atomic_write(path: str | os.PathLike[str], mode: str = "w", newline: str | None = "") -> Iterator[IO[Any]]:
+def atomic_write(path: str | os.PathLike[str], mode: str = "w", newline: str | None = "",
+                 errors: str = "strict") -> Iterator[IO[Any]]:
     """Open a temp file beside ``path``; on success fsync and rename it over ``path``.
 
     On any exception the temp file is removed and ``path`` is left as it was.
@@ -23,7 +24,7 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w", newline: str | N
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        kwargs: dict[str, Any] = {} if "b" in mode else {"encoding": "utf-8", "newline": newline}
+        kwargs: dict[str, Any] = {} if "b" in mode else {"encoding": "utf-8", "newline": newline, "errors": errors}
         with os.fdopen(fd, mode, **kwargs) as fh:
             yield fh
             fh.flush()
@@ -38,8 +39,12 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w", newline: str | N
 
 
 def write_csv(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
-    """Write ``df`` as UTF-8 CSV without the index, atomically."""
-    with atomic_write(path) as fh:
+    """Write ``df`` as UTF-8 CSV without the index, atomically.
+
+    File names that are not valid UTF-8 (Python holds them as surrogate escapes) are written back as
+    their original bytes, so the path still opens the file; read_manifest reads them the same way.
+    """
+    with atomic_write(path, errors="surrogateescape") as fh:
         df.to_csv(fh, index=False, lineterminator="\n")
 
 

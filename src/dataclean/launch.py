@@ -30,11 +30,15 @@ def start_audit(
     workers: int | None = None,
     labels_path: str | os.PathLike[str] | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    out_dir: str | os.PathLike[str] | None = None,
 ) -> StartedAudit:
-    """Scan ``root`` and submit every file for inspection. ``workers=None`` uses every core; 0 none."""
+    """Scan ``root`` and submit every file for inspection. ``workers=None`` uses every core; 0 none.
+
+    The labels file and the output folder are left out of the scan when they sit inside ``root``.
+    """
     started = time.perf_counter()
     n_workers = (os.cpu_count() or 1) if workers is None else workers
-    found = scan(root, exclude=[labels_path] if labels_path else [])
+    found = scan(root, exclude=[p for p in (labels_path, out_dir) if p])
     paths = [str(found.root / p) for p in found.paths]
     return StartedAudit(found, Inspection(paths, n_workers, max_pixels=max_pixels), n_workers, max_pixels, started)
 

@@ -19,6 +19,7 @@ MANIFEST_COLUMNS: list[str] = [
     "path",  # relative to root, POSIX separators
     "root",  # dataset root as given to audit (absolute)
     "label",  # class folder name; empty for files at the root
+    "expected_label",  # the label the --labels file gives, when one was given (else empty)
     "bytes",
     "mtime",  # seconds since the epoch (float), for cache keys and change detection
     "md5",
@@ -61,17 +62,17 @@ def read_manifest(path: str | os.PathLike[str], required: Iterable[str] = REQUIR
     if not p.is_file():
         raise DatacleanError(f"manifest not found: {p}")
     try:
-        header = pd.read_csv(p, nrows=0)
+        header = pd.read_csv(p, nrows=0, encoding_errors="surrogateescape")
         dtypes = {c: str for c in TEXT_COLUMNS if c in header.columns}
-        df = pd.read_csv(p, dtype=dtypes, keep_default_na=False, na_values={})
+        df = pd.read_csv(p, dtype=dtypes, keep_default_na=False, na_values={}, encoding_errors="surrogateescape")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DatacleanError(f"manifest {p} is not a readable CSV: {first}") from exc
     missing = [c for c in required if c not in df.columns]
     if missing:
+        found = ", ".join(str(c).encode("utf-8", "surrogateescape").decode("utf-8", "replace") for c in df.columns[:8])
         raise DatacleanError(
-            f"manifest {p} lacks column(s) {', '.join(missing)}; "
-            f"is it a dataclean manifest? (found: {', '.join(map(str, df.columns[:8]))})"
+            f"manifest {p} lacks column(s) {', '.join(missing)}; is it a dataclean manifest? (found: {found})"
         )
     return df
 

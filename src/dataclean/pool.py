@@ -22,8 +22,8 @@ DEFAULT_MEMORY_LIMIT = 3 * 1024**3  # bytes of address space per worker
 DEFAULT_TIMEOUT = 60  # seconds per file
 
 
-class _FileTimeout(Exception):
-    pass
+class _FileTimeout(BaseException):
+    """Raised by the alarm; a BaseException so that no decoder-level ``except Exception`` swallows it."""
 
 
 def _on_alarm(signum: int, frame: object) -> None:
@@ -43,14 +43,13 @@ def _worker_init(memory_limit: int | None) -> None:
 
 
 def inspect_guarded(path: str, max_pixels: int, timeout: int) -> Record:
-    """inspect_file with a time limit and MemoryError turned into a record (runs in a worker)."""
+    """inspect_file with a time limit (runs in a worker; a MemoryError under the worker's memory cap
+    is already recorded by inspect_file as a decode error)."""
     signal.alarm(timeout)
     try:
         return inspect_file(path, max_pixels)
     except _FileTimeout:
         return Record(error="decode_error", error_detail=f"decoding took longer than {timeout} s")
-    except MemoryError:
-        return Record(error="decode_error", error_detail="decoder ran out of memory (hostile or huge file?)")
     finally:
         signal.alarm(0)
 
@@ -100,7 +99,10 @@ class Inspection:
             return out
         results: list[Record | None] = [None] * len(self.paths)
         lost = self._collect(results, on_progress)
-        for idx in (i for c in lost for i in c):  # isolate the files of chunks whose worker died
+        if lost:  # a dead worker takes every pending chunk down with the pool: retry those together
+            self._executor, self._pending = self._submit(lost, min(self.workers, len(lost)))
+            lost = self._collect(results, on_progress)
+        for idx in (i for c in lost for i in c):  # chunks lost twice: one file per pool finds the culprit
             self._executor, self._pending = self._submit([range(idx, idx + 1)], 1)
             if self._collect(results, on_progress):
                 results[idx] = Record(error="decode_error", error_detail="the decoder crashed on this file")

@@ -88,5 +88,10 @@ def example_panels(result: AuditResult, examples: int) -> Iterator[Panel]:
 
 def _describe(result: AuditResult, finding: Any) -> str:
     if finding.row is None:
-        return finding.detail
-    return f"{result.manifest['path'].iat[finding.row]}: {finding.detail}"
+        return printable(finding.detail)
+    return printable(f"{result.manifest['path'].iat[finding.row]}: {finding.detail}")  # details name paths too
+
+
+def printable(path: str) -> str:
+    """A path safe to print: bytes that are not UTF-8 shown as U+FFFD instead of crashing the terminal."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")

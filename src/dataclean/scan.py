@@ -8,6 +8,9 @@ from pathlib import Path
 
 from dataclean.errors import DatacleanError
 
+#: A folder holding this file is a `dataclean fix --quarantine` folder (its journal), not data.
+QUARANTINE_JOURNAL = "journal.jsonl"
+
 
 @dataclass(frozen=True)
 class ScanResult:
@@ -26,8 +29,8 @@ def scan(root: str | os.PathLike[str], exclude: list[str | os.PathLike[str]] | N
     """List every file under ``root``; the label is the first folder level (``cats`` in cats/a/x.jpg).
 
     Hidden folders (``.git``, ``.ipynb_checkpoints``) are skipped; hidden files are kept so that the
-    naming check can report them. Files in ``exclude`` (e.g. the --labels CSV kept beside the class
-    folders) are not part of the dataset. Raises DatacleanError for a missing, unreadable or empty root.
+    naming check can report them. Files and folders in ``exclude`` (the --labels CSV, the audit's own
+    --out folder) and quarantine folders (they hold a journal.jsonl) are not part of the dataset. Raises DatacleanError for a missing, unreadable or empty root.
     """
     base = Path(root).expanduser()
     if not base.exists():
@@ -42,12 +45,16 @@ def scan(root: str | os.PathLike[str], exclude: list[str | os.PathLike[str]] | N
     def onerror(exc: OSError) -> None:
         unreadable.append(Path(exc.filename).relative_to(base).as_posix() if exc.filename else str(exc))
 
+    skip = {Path(p).resolve() for p in exclude or []}
     found: list[str] = []
     for dirpath, dirnames, filenames in os.walk(base, onerror=onerror):
+        here = Path(dirpath)
+        if here != base and (here in skip or QUARANTINE_JOURNAL in filenames):
+            dirnames[:] = []
+            continue
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        rel_dir = Path(dirpath).relative_to(base)
+        rel_dir = here.relative_to(base)
         found.extend((rel_dir / f).as_posix() for f in filenames)
-    skip = {Path(p).resolve() for p in exclude or []}
     found = [p for p in found if (base / p) not in skip]
     if not found:
         raise DatacleanError(f"no files found under {root}: expected {root}/<class>/<image> or a folder of images")

@@ -16,6 +16,16 @@ def naming(ctx: AuditContext) -> list[Finding]:
             out.append(Finding(row, 1.0, f"non-image file ({ext or 'no extension'})"))
         elif fmt and ext not in FORMAT_EXTENSIONS.get(fmt, {ext}):
             out.append(Finding(row, 1.0, f"extension {ext or '(none)'} but the content is {fmt}"))
+        elif not _utf8(path):
+            out.append(Finding(row, 1.0, "file name is not valid UTF-8"))
         elif not path.isprintable() or file_name(path) != file_name(path).strip():
             out.append(Finding(row, 1.0, "file name has control characters or surrounding spaces"))
     return out
+
+
+def _utf8(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False

@@ -50,7 +50,7 @@ def plan_moves(files: Iterable[tuple[str, str]], quarantine_dir: str | os.PathLi
     moves: list[Move] = []
     seen: dict[str, str] = {}
     for root, rel in files:
-        src = (Path(root) / rel).resolve()
+        src = Path(os.path.abspath(Path(root) / rel))  # abspath, not resolve: move a symlink itself, never its target
         dst = qdir / rel
         if dst == qdir / JOURNAL_NAME:
             raise DatacleanError(f"quarantine: {src} would overwrite the journal {dst}")

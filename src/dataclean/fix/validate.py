@@ -34,6 +34,14 @@ def file_md5(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def _md5_or_none(path: Path) -> str | None:
+    """MD5 of a file, or None when it cannot be read (the audit recorded it as unreadable)."""
+    try:
+        return file_md5(path)
+    except OSError:
+        return None
+
+
 def _numbers(df: pd.DataFrame, column: str, where: Path) -> pd.Series:
     """The column as floats (empty -> NaN); a non-numeric value is an error naming its row."""
     raw = df[column]
@@ -99,7 +107,7 @@ def check_files(df: pd.DataFrame, where: str | os.PathLike[str],
                 f"manifest {where} is stale: {file} is {st.st_size} bytes, manifest says {int(size)}; "
                 f"re-run dataclean audit")
         moved = math.isnan(mtime) or abs(st.st_mtime - mtime) > _MTIME_TOLERANCE_S
-        if moved and md5 and file_md5(file) != md5:
+        if moved and md5 and _md5_or_none(file) not in (md5, None):
             raise DatacleanError(
                 f"manifest {where} is stale: {file} changed since the audit (MD5 differs); "
                 f"re-run dataclean audit")
