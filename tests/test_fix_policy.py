@@ -26,7 +26,7 @@ def actions(specs: list[dict], policy: Policy | None = None) -> list[tuple[str, 
     ("dark", "", ("keep", "flagged: dark")),
     ("bright;low_contrast", "", ("keep", "flagged: bright; flagged: low_contrast")),
     ("resolution", "", ("keep", "flagged: resolution")),
-    ("duplicate_filename;naming", "", ("keep", "flagged: duplicate_filename; flagged: naming")),
+    ("duplicate_filename;naming", "", ("keep", "flagged: naming; flagged: duplicate_filename")),
     ("dark;corrupt", "truncated", ("drop", "corrupt: truncated")),
     ("misplaced;dark", "", ("review", "misplaced: expected dogs")),
     ("label_conflict", "", ("drop", "label_conflict")),
@@ -164,8 +164,8 @@ def test_policy_file_overrides_defaults(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("text", "message"), [
     ('[actions]\ndark = "delete"\n', "action for dark must be one of keep, review, drop; received: 'delete'"),
     ('[actions]\ndarkness = "drop"\n', "unknown check 'darkness'; known checks: corrupt, label_conflict, "
-     "exact_duplicate, near_duplicate, misplaced, dark, bright, low_contrast, resolution, "
-     "duplicate_filename, naming"),
+     "misplaced, exact_duplicate, naming, near_duplicate, resolution, bright, dark, "
+     "duplicate_filename, low_contrast"),
     ('[split]\nratios = "80/20"\n', "split must be three non-negative numbers train/val/test with "
      "train > 0, e.g. 80/10/10; received: '80/20'"),
     ('[split]\nseed = -1\n', "seed must be a non-negative integer; received: -1"),
@@ -204,3 +204,16 @@ def test_parse_checks() -> None:
     assert parse_checks(" corrupt, near_duplicate ,") == ["corrupt", "near_duplicate"]
     with pytest.raises(DatacleanError, match="^policy: unknown check 'dup'"):
         parse_checks("dup")
+
+
+def test_a_newly_registered_check_is_known_to_the_policy_without_other_edits() -> None:
+    """One check, one place: the policy's check list and defaults come from the registry."""
+    from dataclean.checks import REGISTRY, ordered_checks
+    from dataclean.fix.policy import CHECKS, DEFAULT_ACTIONS
+
+    row_level = [s.name for s in ordered_checks() if s.fix_action is not None]
+    assert list(CHECKS) == row_level and len(row_level) == len(REGISTRY) - 1  # all but class_imbalance
+    assert dict(DEFAULT_ACTIONS) == {s: REGISTRY[s].fix_action for s in row_level}
+    assert {c for c, a in DEFAULT_ACTIONS.items() if a == "drop"} == {
+        "corrupt", "label_conflict", "exact_duplicate", "near_duplicate"}
+    assert DEFAULT_ACTIONS["misplaced"] == "review"

@@ -18,16 +18,13 @@ import numpy as np
 import pandas as pd
 
 from dataclean import __version__
-from dataclean.checks import REGISTRY, AuditContext, CheckSpec, Finding
+from dataclean.checks import REGISTRY, AuditContext, Finding, ordered_checks
 from dataclean.errors import DatacleanError
 from dataclean.inspect import DEFAULT_MAX_PIXELS, Record, as_row, thumbs_array
 from dataclean.io import write_csv, write_json
 from dataclean.manifest import ISSUE_COLUMNS, MANIFEST_COLUMNS
 from dataclean.launch import StartedAudit, start_audit
 from dataclean.scan import ScanResult
-
-SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
-
 
 @dataclass
 class AuditResult:
@@ -40,12 +37,6 @@ class AuditResult:
     @property
     def fired(self) -> list[str]:
         return [name for name, f in self.findings.items() if f]
-
-
-def ordered_checks(names: Iterable[str] | None = None) -> list[CheckSpec]:
-    """Registered checks, errors first, then warnings, then info; alphabetical within a severity."""
-    specs = [REGISTRY[n] for n in names] if names is not None else list(REGISTRY.values())
-    return sorted(specs, key=lambda s: (SEVERITY_ORDER[s.severity], s.name))
 
 
 def parse_params(settings: Iterable[str]) -> dict[str, dict[str, Any]]:

@@ -178,7 +178,7 @@ def list_checks() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from dataclean.audit import ordered_checks
+    from dataclean.checks import ordered_checks
 
     table = Table()
     for col in ("check", "severity", "finds", "parameters (defaults)"):

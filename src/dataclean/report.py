@@ -10,7 +10,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from dataclean.audit import AuditResult, ordered_checks
+from dataclean.audit import AuditResult
+from dataclean.checks import ordered_checks
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 

@@ -8,7 +8,7 @@ one-line description and documented parameter defaults; nothing else needs editi
 from __future__ import annotations
 
 import inspect as _inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -43,6 +43,7 @@ class CheckSpec:
     params: dict[str, Any]
     fn: CheckFn
     needs_labels: bool = False
+    fix_action: str | None = "keep"  # what `dataclean fix` does by default to a flagged file; None: dataset-level
 
     def run(self, ctx: "AuditContext", overrides: dict[str, Any] | None = None) -> list[Finding]:
         return self.fn(ctx, **{**self.params, **(overrides or {})})
@@ -51,20 +52,34 @@ class CheckSpec:
 REGISTRY: dict[str, CheckSpec] = {}
 
 
-def check(name: str, severity: str, description: str, needs_labels: bool = False) -> Callable[[CheckFn], CheckFn]:
-    """Register ``fn`` as check ``name``; its keyword defaults are the check's parameters."""
+def check(
+    name: str, severity: str, description: str, needs_labels: bool = False, fix_action: str | None = "keep"
+) -> Callable[[CheckFn], CheckFn]:
+    """Register ``fn`` as check ``name``; its keyword defaults are the check's parameters.
+
+    ``fix_action`` is the default policy of `dataclean fix` for a file this check flags (keep, review
+    or drop); None marks a dataset-level check that never flags a file.
+    """
     if severity not in SEVERITIES:
         raise ValueError(f"severity must be one of {SEVERITIES}, got {severity!r}")
+    if fix_action not in ("keep", "review", "drop", None):
+        raise ValueError(f"fix_action must be keep, review, drop or None, got {fix_action!r}")
 
     def register(fn: CheckFn) -> CheckFn:
         if name in REGISTRY:
             raise ValueError(f"check {name!r} registered twice")
         sig = _inspect.signature(fn)
         params = {k: p.default for k, p in list(sig.parameters.items())[1:] if p.default is not p.empty}
-        REGISTRY[name] = CheckSpec(name, severity, description, params, fn, needs_labels)
+        REGISTRY[name] = CheckSpec(name, severity, description, params, fn, needs_labels, fix_action)
         return fn
 
     return register
+
+
+def ordered_checks(names: Iterable[str] | None = None) -> list[CheckSpec]:
+    """Registered checks, errors first, then warnings, then info; alphabetical within a severity."""
+    specs = [REGISTRY[n] for n in names] if names is not None else list(REGISTRY.values())
+    return sorted(specs, key=lambda s: (SEVERITIES.index(s.severity), s.name))
 
 
 @dataclass
@@ -80,10 +95,6 @@ class AuditContext:
     def decoded(self) -> np.ndarray:
         """Boolean mask of rows whose pixels were decoded (they have hashes and metrics)."""
         return (self.table["phash"] != "").to_numpy()
-
-    @property
-    def labelled(self) -> bool:
-        return bool((self.table["label"] != "").any())
 
     @cached_property
     def clusters(self) -> "Clusters":

@@ -4,7 +4,7 @@ from dataclean.checks.base import AuditContext, Finding, check
 
 
 @check("class_imbalance", "warning", "dataset-level: largest / smallest class (decoded images) above max_ratio",
-       needs_labels=True)
+       needs_labels=True, fix_action=None)
 def class_imbalance(ctx: AuditContext, max_ratio: float = 3.0) -> list[Finding]:
     t = ctx.table[ctx.decoded & (ctx.table["label"] != "").to_numpy()]
     counts = t["label"].value_counts()

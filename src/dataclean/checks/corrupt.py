@@ -5,7 +5,7 @@ from dataclean.checks.files import is_image_name, is_system_file
 
 
 @check("corrupt", "error", "files meant to be images that cannot be used: empty, not an image, truncated, "
-       "undecodable, over the pixel cap, or unreadable by TensorFlow")
+       "undecodable, over the pixel cap, or unreadable by TensorFlow", fix_action="drop")
 def corrupt(ctx: AuditContext) -> list[Finding]:
     """Every row with an error code, except system files and non-image files (naming reports those)."""
     t = ctx.table

@@ -5,7 +5,7 @@ import numpy as np
 from dataclean.checks.base import AuditContext, Finding, check
 
 
-@check("exact_duplicate", "warning", "files with identical bytes (same MD5); every member of a group is flagged")
+@check("exact_duplicate", "warning", "files with identical bytes (same MD5); every member of a group is flagged", fix_action="drop")
 def exact_duplicate(ctx: AuditContext) -> list[Finding]:
     key = ctx.clusters.exact_key
     paths = ctx.table["path"].to_numpy()

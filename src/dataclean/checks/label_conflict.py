@@ -5,7 +5,7 @@ import numpy as np
 from dataclean.checks.base import AuditContext, Finding, check
 
 
-@check("label_conflict", "error", "the same or a near-same image under two or more classes", needs_labels=True)
+@check("label_conflict", "error", "the same or a near-same image under two or more classes", needs_labels=True, fix_action="drop")
 def label_conflict(ctx: AuditContext) -> list[Finding]:
     group = ctx.clusters.group
     labels = ctx.table["label"].to_numpy()

@@ -5,7 +5,7 @@ from dataclean.neardup import DEFAULT_MAX_DISTANCE, DEFAULT_MIN_SIMILARITY
 
 
 @check("near_duplicate", "warning", "resized, re-encoded, re-formatted, grayscaled or mirrored copies: pHash within "
-       "max_distance bits, verified by thumbnail correlation >= min_similarity")
+       "max_distance bits, verified by thumbnail correlation >= min_similarity", fix_action="drop")
 def near_duplicate(
     ctx: AuditContext, max_distance: int = DEFAULT_MAX_DISTANCE, min_similarity: float = DEFAULT_MIN_SIMILARITY
 ) -> list[Finding]:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from dataclean.checks import ordered_checks
 from dataclean.errors import DatacleanError
 
 if sys.version_info >= (3, 11):
@@ -28,19 +29,15 @@ else:  # pragma: no cover - Python 3.10 needs the tomli backport
 ACTIONS: tuple[str, ...] = ("keep", "review", "drop")
 _SEVERITY = {a: i for i, a in enumerate(ACTIONS)}
 
-#: Row-level checks the policy knows, in the order reasons are reported.
-CHECKS: tuple[str, ...] = (
-    "corrupt", "label_conflict", "exact_duplicate", "near_duplicate", "misplaced",
-    "dark", "bright", "low_contrast", "resolution", "duplicate_filename", "naming",
-)
+#: Row-level checks the policy knows (every registered check that flags files), in report order.
+CHECKS: tuple[str, ...] = tuple(s.name for s in ordered_checks() if s.fix_action is not None)
 
-#: Default policy: broken files dropped, one kept per duplicate group, conflicting labels dropped,
-#: misplaced files held for review, quality outliers kept and marked.
-DEFAULT_ACTIONS: Mapping[str, str] = MappingProxyType({
-    "corrupt": "drop", "label_conflict": "drop", "exact_duplicate": "drop", "near_duplicate": "drop",
-    "misplaced": "review", "dark": "keep", "bright": "keep", "low_contrast": "keep",
-    "resolution": "keep", "duplicate_filename": "keep", "naming": "keep",
-})
+#: Default policy, declared by each check where it is registered (``@check(..., fix_action=...)``):
+#: broken files dropped, one kept per duplicate group, conflicting labels dropped, misplaced files
+#: held for review, quality outliers kept and marked.
+DEFAULT_ACTIONS: Mapping[str, str] = MappingProxyType(
+    {s.name: s.fix_action for s in ordered_checks() if s.fix_action is not None}
+)
 
 #: Checks that may never be "keep": the trainer cannot read broken files, and an image kept under
 #: two labels teaches the model a contradiction.
@@ -230,8 +227,9 @@ def decide(df: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:
     rows = [_Row() for _ in paths]
     for i, row in enumerate(rows):
         found = set(issues[i])
-        if errors[i] or "corrupt" in found:
-            row.add(policy.action("corrupt"), "corrupt", f"corrupt: {errors[i] or 'unreadable'}")
+        if errors[i] or "corrupt" in found:  # never trainable; non-image files are named as such
+            what = "not an image file" if errors[i] == "not_an_image" and "corrupt" not in found else "corrupt"
+            row.add(policy.action("corrupt"), "corrupt", f"{what}: {errors[i] or 'unreadable'}")
         others = [lb for lb in group_labels.get(groups[i], []) if lb != labels[i]]
         if others or "label_conflict" in found:
             also = f": also under {', '.join(lb or '(no label)' for lb in others)}" if others else ""
