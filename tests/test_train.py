@@ -85,8 +85,9 @@ def test_class_weights_are_balanced() -> None:
     ({"arch": "vgg99"}, "unknown architecture 'vgg99'"),
     ({"weights": "nowhere.h5"}, "neither 'imagenet', 'none' nor an existing file"),
     ({"epochs": 0, "fine_tune_epochs": 0}, "nothing to train"),
+    ({"weights": "none", "epochs": 0, "fine_tune_epochs": 5}, "--epochs is 0 with --weights none"),
     ({"augment": "wild"}, "--augment 'wild'"),
-], ids=["size", "arch", "weights", "epochs", "augment"])
+], ids=["size", "arch", "weights", "epochs", "scratch-epochs", "augment"])
 def test_train_config_rejects_bad_settings(kwargs: dict, message: str) -> None:
     with pytest.raises(DatacleanError, match=message.replace("(", r"\(").replace(")", r"\)")):
         TrainConfig(manifest="m.csv", out="o", **kwargs)
@@ -95,7 +96,9 @@ def test_train_config_rejects_bad_settings(kwargs: dict, message: str) -> None:
 def test_train_config_defaults() -> None:
     cfg = TrainConfig(manifest="m.csv", out="o", arch="ResNet50V2", weights="None")
     assert (cfg.arch, cfg.image_size, cfg.keras_weights, cfg.fine_tune_learning_rate) == ("resnet50v2", 224, None, 1e-4)
-    assert TrainConfig(manifest="m.csv", out="o").image_size == 299
+    assert (cfg.from_scratch, cfg.mode) == (True, "from_scratch")
+    default = TrainConfig(manifest="m.csv", out="o")
+    assert (default.image_size, default.from_scratch, default.mode) == (299, False, "transfer")
 
 
 def test_evaluate_predictions_exact_values() -> None:
@@ -168,14 +171,56 @@ def test_preprocess_layer_is_the_architectures_own(arch: str) -> None:
 
 
 @pytest.mark.parametrize("arch, size", [("inceptionv3", 75), ("resnet50v2", 32), ("mobilenetv3large", 32)])
-def test_build_model_shapes_and_frozen_backbone(arch: str, size: int) -> None:
+def test_build_model_shapes_and_trainable_backbone_without_weights(arch: str, size: int) -> None:
     from train.model import backbone, build_model
 
     model = build_model(arch, 5, size, None, dropout=0.3, hidden_units=16, augment="strong")
     assert model.input_shape == (None, size, size, 3) and model.output_shape == (None, 5)
     assert [layer.name for layer in model.layers[-5:]] == ["pool", "dropout", "hidden", "hidden_dropout", "classes"]
-    assert not backbone(model).trainable and backbone(model).trainable_weights == []
+    base = backbone(model)
+    assert base.trainable and len(base.trainable_weights) == len(base.weights) - 2 * _batchnorm_count(base)
     assert {"augment", "preprocess"} <= {layer.name for layer in model.layers}
+
+
+def _batchnorm_count(base) -> int:
+    from keras import layers
+
+    return sum(isinstance(layer, layers.BatchNormalization) for layer in base.layers)
+
+
+def _first_batchnorm(model):
+    from keras import layers
+
+    from train.model import backbone
+
+    return next(layer for layer in backbone(model).layers if isinstance(layer, layers.BatchNormalization))
+
+
+@pytest.fixture(scope="module")
+def mobilenet_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A MobileNetV3Small backbone weights file (random init), standing in for a pretrained one."""
+    from train.model import build_backbone
+
+    path = tmp_path_factory.mktemp("weights") / "mobilenet_v3_small_notop.weights.h5"
+    build_backbone("mobilenetv3small", 32, None).save_weights(path)
+    return path
+
+
+@pytest.mark.filterwarnings("ignore:Skipping nested container")
+@pytest.mark.parametrize("from_file", [False, True], ids=["from-scratch", "transfer"])
+def test_batchnorm_statistics_move_only_from_scratch(from_file: bool, mobilenet_weights: Path) -> None:
+    """A training-mode call updates BatchNorm's moving statistics from scratch; with transferred
+    weights the backbone is frozen and called with training=False, so they stay put."""
+    from train.model import build_model
+
+    model = build_model("mobilenetv3small", 2, 32, str(mobilenet_weights) if from_file else None)
+    bn = _first_batchnorm(model)
+    before = [bn.moving_mean.numpy().copy(), bn.moving_variance.numpy().copy()]
+    x = np.random.default_rng(0).uniform(0, 255, size=(4, 32, 32, 3)).astype("float32")
+    model(x, training=True)
+    moved = [not np.array_equal(old, new.numpy()) for old, new in zip(before, (bn.moving_mean, bn.moving_variance))]
+    assert moved == [not from_file, not from_file]
+    assert bn.momentum == (0.999 if from_file else 0.99)  # MobileNet's own, or capped from scratch
 
 
 @pytest.mark.filterwarnings("ignore:Skipping nested container")
@@ -188,6 +233,7 @@ def test_backbone_weights_load_from_file(tmp_path: Path) -> None:
     model = build_model("mobilenetv3small", 2, 32, str(path))
     for a, b in zip(source.get_weights(), backbone(model).get_weights()):
         np.testing.assert_array_equal(a, b)
+    assert not backbone(model).trainable and backbone(model).trainable_weights == []  # transfer: frozen
     wrong = tmp_path / "resnet.weights.h5"
     build_backbone("resnet50", 32, None).save_weights(wrong)
     with pytest.raises(DatacleanError, match="could not load backbone weights from .*resnet.weights.h5 into mobilenet"):
@@ -218,24 +264,33 @@ def test_imagenet_weights_offline_is_a_one_line_error(tmp_path: Path, monkeypatc
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory):
-    """resnet50 on red vs blue, 32 px, through the public functions; weights before and after.
+    """Transfer: resnet50 from a weights file on red vs blue, 32 px, through the public functions;
+    weights before and after.
 
-    ResNet50 because its randomly initialised features keep their scale through the frozen backbone;
-    in MobileNet/Inception/EfficientNet they shrink towards zero, so a head on them cannot learn.
+    The file holds a random initialisation (no ImageNet weights offline), saved from a backbone:
+    enough to test what freezing does. ResNet50 because its random features keep their scale through
+    the frozen backbone; in MobileNet/Inception/EfficientNet they shrink towards zero, so a head on
+    them cannot learn.
     """
+    import warnings
+
     import keras
 
     from train.data import build_dataset
     from train.evaluate import evaluate
     from train.fit import fit_two_phase
-    from train.model import backbone, build_model
+    from train.model import backbone, build_backbone, build_model
 
     tmp = tmp_path_factory.mktemp("learn")
     splits = load_splits(make_manifest(tmp, ["red", "blue"], {"train": 24, "val": 6, "test": 10}, size=32))
     keras.utils.set_random_seed(1)
+    weights = tmp / "resnet50_notop.weights.h5"
+    build_backbone("resnet50", 32, None).save_weights(weights)
     ds = {s: build_dataset(splits.paths[s], splits.labels[s], 32, 8, shuffle=s == "train", seed=1)
           for s in ("train", "val")}
-    model = build_model("resnet50", 2, 32, None, dropout=0.1, augment="light", seed=1)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Skipping nested container")
+        model = build_model("resnet50", 2, 32, str(weights), dropout=0.1, augment="light", seed=1)
     before = {layer.name: [w.copy() for w in layer.get_weights()] for layer in backbone(model).layers}
     head_before = model.get_layer("classes").get_weights()[0].copy()
     fit = fit_two_phase(model, ds["train"], ds["val"], run_dir=tmp / "run", epochs=3, fine_tune_epochs=2,
@@ -273,3 +328,46 @@ def test_only_unfrozen_non_batchnorm_layers_change(trained) -> None:
             assert layer.name not in unfrozen and not layer.trainable
     assert changed_any
     assert not np.array_equal(head_before, model.get_layer("classes").get_weights()[0])
+
+
+@pytest.fixture(scope="module")
+def scratch_trained(tmp_path_factory: pytest.TempPathFactory):
+    """From scratch: mobilenetv3small, no weights, red vs blue, 32 px, one phase; weights before and after."""
+    import keras
+
+    from train.data import build_dataset
+    from train.fit import fit_from_scratch
+    from train.model import backbone, build_model
+
+    tmp = tmp_path_factory.mktemp("scratch")
+    splits = load_splits(make_manifest(tmp, ["red", "blue"], {"train": 12, "val": 4, "test": 1}, size=32))
+    keras.utils.set_random_seed(1)
+    ds = {s: build_dataset(splits.paths[s], splits.labels[s], 32, 8, shuffle=s == "train", seed=1)
+          for s in ("train", "val")}
+    model = build_model("mobilenetv3small", 2, 32, None, augment="none", seed=1)
+    before = {layer.name: [w.copy() for w in layer.get_weights()] for layer in backbone(model).layers}
+    fit = fit_from_scratch(model, ds["train"], ds["val"], run_dir=tmp / "run", epochs=2, learning_rate=1e-3,
+                           patience=10)
+    return model, fit, before
+
+
+def test_from_scratch_is_one_phase(scratch_trained) -> None:
+    _, fit, _ = scratch_trained
+    assert (fit.phase1_epochs, fit.phase2_epochs, fit.unfrozen) == (2, 0, [])
+    assert fit.history["phase"] == [1, 1] and fit.history["epoch"] == [1, 2]
+
+
+def test_from_scratch_trains_every_backbone_layer_and_batchnorm_statistics(scratch_trained) -> None:
+    from keras import layers
+
+    from train.model import backbone
+
+    model, _, before = scratch_trained
+    with_weights = [layer for layer in backbone(model).layers if layer.get_weights()]
+    unchanged = [layer.name for layer in with_weights
+                 if all(np.array_equal(old, new) for old, new in zip(before[layer.name], layer.get_weights()))]
+    assert with_weights and unchanged == []
+    for layer in with_weights:
+        if isinstance(layer, layers.BatchNormalization):  # gamma/beta learnt, moving mean/variance updated
+            old, new = before[layer.name], layer.get_weights()
+            assert all(not np.array_equal(o, n) for o, n in zip(old, new)), layer.name

@@ -29,15 +29,16 @@ def invoke(cli, *args: str):
 
 @pytest.fixture(scope="module")
 def run(cli, tmp_path_factory: pytest.TempPathFactory):
-    """One real run (MobileNetV3Small, 32 px, random weights, 1 + 1 epochs) shared by the tests below.
+    """One real run (MobileNetV3Small, 32 px, from scratch, 2 epochs) shared by the tests below.
 
-    MobileNetV3Small keeps it fast; InceptionV3 at 75 px works the same but takes ~3x longer.
+    The fine-tune options are passed to check they are ignored from scratch. MobileNetV3Small keeps it
+    fast; InceptionV3 at 75 px works the same but takes ~3x longer.
     """
     tmp = tmp_path_factory.mktemp("cli")
     manifest = make_manifest(tmp, ["red", "blue", "green"], {"train": 4, "val": 1, "test": 2}, size=40)
     out = tmp / "run"
     result = invoke(cli, "train", "--manifest", manifest, "--arch", "mobilenetv3small", "--weights", "none",
-                    "--image-size", 32, "--batch-size", 6, "--epochs", 1, "--fine-tune-epochs", 1,
+                    "--image-size", 32, "--batch-size", 6, "--epochs", 2, "--fine-tune-epochs", 1,
                     "--unfreeze", 5, "--augment", "strong", "--hidden-units", 8, "--out", out)
     return result, out, manifest
 
@@ -51,14 +52,37 @@ def test_train_writes_a_complete_run(run) -> None:
     assert json.loads((out / "labels.json").read_text()) == {"0": "blue", "1": "green", "2": "red"}
     config = json.loads((out / "config.json").read_text())
     assert config["settings"]["arch"] == "mobilenetv3small" and config["settings"]["image_size"] == 32
+    assert config["mode"] == "from_scratch" and config["epochs_run"] == {"from_scratch": 2}
+    assert config["ignored_settings"] == ["fine_tune_epochs", "unfreeze", "fine_tune_learning_rate"]
     assert config["manifest"]["path"] == str(manifest.resolve()) and len(config["manifest"]["md5"]) == 32
     assert any(d.startswith("CPU:") for d in config["environment"]["devices"])
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["test_size"] == 6 and len(metrics["confusion_matrix"]) == 3
     history = pd.read_csv(out / "history.csv")
-    assert history["phase"].tolist() == [1, 2] and history["epoch"].tolist() == [1, 2]
+    assert history["phase"].tolist() == [1, 1] and history["epoch"].tolist() == [1, 2]
     assert list(pd.read_csv(out / "errors.csv").columns) == ["path", "true", "predicted", "confidence", "p_true"]
     assert "Test split (6 images)" in result.output and f"run written to {out}" in result.output
+    assert "trains from scratch" in result.output and "--fine-tune-epochs, --unfreeze" in result.output
+    assert "from-scratch epoch 2/2" in result.output and "fine-tune epoch" not in result.output
+
+
+@pytest.mark.filterwarnings("ignore:Skipping nested container")
+def test_train_with_a_weights_file_is_two_phase_transfer(cli, tmp_path: Path) -> None:
+    from train.model import build_backbone
+
+    weights = tmp_path / "mobilenet_v3_small_notop.weights.h5"
+    build_backbone("mobilenetv3small", 32, None).save_weights(weights)
+    manifest = make_manifest(tmp_path, ["red", "blue"], {"train": 3, "val": 1, "test": 1}, size=32)
+    out = tmp_path / "run"
+    result = invoke(cli, "train", "--manifest", manifest, "--arch", "mobilenetv3small", "--weights", weights,
+                    "--image-size", 32, "--epochs", 1, "--fine-tune-epochs", 1, "--unfreeze", 5, "--out", out)
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["mode"] == "transfer" and config["epochs_run"] == {"head": 1, "fine_tune": 1}
+    assert config["unfrozen_layers"] and "ignored_settings" not in config
+    assert pd.read_csv(out / "history.csv")["phase"].tolist() == [1, 2]
+    assert "head epoch 1/1" in result.output and "fine-tune epoch 2/2" in result.output
+    assert "from scratch" not in result.output
 
 
 def test_train_refuses_to_overwrite_a_run(cli, run) -> None:

@@ -75,10 +75,6 @@ class Record:
     error_detail: str = ""
     thumb: bytes = field(default=b"", repr=False)
 
-    @property
-    def decoded(self) -> bool:
-        return bool(self.phash)
-
 
 def inspect_file(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> Record:
     """Inspect one file; never raises for a bad file (the error is in the record)."""

@@ -20,17 +20,20 @@ Architectures (--arch):
 
 \b
 --weights: 'imagenet' (downloaded once to ~/.keras/models; needs the internet on
-first use), 'none' (random init: only sensible for tests or large datasets), or a
-path to a Keras applications backbone file without the top, e.g.
-inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5.
+first use) or a path to a Keras applications backbone file without the top, e.g.
+inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5, for transfer learning
+in two phases; or 'none': nothing to transfer, so the whole network trains from
+scratch (random init, BatchNorm learning its statistics) in one phase of --epochs,
+and --fine-tune-epochs, --unfreeze and --fine-tune-learning-rate are ignored. From
+scratch needs more data and epochs than transfer learning to reach the same accuracy.
 
 \b
 Examples:
   dataclean train --manifest audit/clean.csv
   dataclean train --manifest audit/clean.csv --arch resnet50v2 --image-size 224 \\
       --batch-size 32 --epochs 10 --fine-tune-epochs 10 --unfreeze 30 --out runs/resnet
-  dataclean train --manifest audit/clean.csv --arch inceptionv3 --weights none \\
-      --image-size 96 --epochs 1 --fine-tune-epochs 1
+  dataclean train --manifest audit/clean.csv --arch resnet50 --weights none \\
+      --image-size 96 --epochs 30 --out runs/scratch
 """
 
 
@@ -43,17 +46,21 @@ def _quiet_tensorflow() -> None:
               help="Clean manifest from `dataclean fix` (columns path, root, label, split).")
 @click.option("--arch", type=click.Choice(list(ARCHS), case_sensitive=False), default="inceptionv3",
               show_default=True, help="Backbone (see the list below).")
-@click.option("--weights", default="imagenet", show_default=True, help="imagenet | none | PATH to a *_notop.h5 file.")
+@click.option("--weights", default="imagenet", show_default=True,
+              help="imagenet | PATH to a *_notop.h5 file (transfer) | none (from scratch).")
 @click.option("--image-size", type=int, default=None, help="Square input size in pixels [default: the arch's].")
 @click.option("--batch-size", type=int, default=32, show_default=True)
-@click.option("--epochs", type=int, default=10, show_default=True, help="Phase 1: head only, backbone frozen.")
+@click.option("--epochs", type=int, default=10, show_default=True,
+              help="Phase 1: head only, backbone frozen. From scratch: the only phase, every layer trained.")
 @click.option("--fine-tune-epochs", type=int, default=10, show_default=True,
-              help="Phase 2: last --unfreeze backbone layers trainable (0 skips it).")
+              help="Phase 2: last --unfreeze backbone layers trainable (0 skips it; ignored from scratch).")
 @click.option("--unfreeze", type=int, default=30, show_default=True,
-              help="How many of the backbone's last layers to fine-tune (BatchNorm stays frozen).")
-@click.option("--learning-rate", type=float, default=1e-3, show_default=True, help="Adam, phase 1.")
+              help="How many of the backbone's last layers to fine-tune "
+                   "(BatchNorm stays frozen; ignored from scratch).")
+@click.option("--learning-rate", type=float, default=1e-3, show_default=True,
+              help="Adam, phase 1 (from scratch: the only phase).")
 @click.option("--fine-tune-learning-rate", type=float, default=None,
-              help="Adam, phase 2 [default: --learning-rate / 10].")
+              help="Adam, phase 2 [default: --learning-rate / 10; ignored from scratch].")
 @click.option("--dropout", type=float, default=0.2, show_default=True)
 @click.option("--hidden-units", type=int, default=0, show_default=True, help="Extra Dense layer in the head (0: none).")
 @click.option("--augment", type=click.Choice(AUGMENT_LEVELS), default="light", show_default=True,
@@ -73,7 +80,9 @@ def train(manifest: str, arch: str, weights: str, image_size: int | None, batch_
     """Train a transfer-learning classifier on a clean manifest; evaluate it on the test split.
 
     Two phases: the new head (pooling, dropout, softmax) on a frozen backbone, then the last
-    --unfreeze layers fine-tuned at a lower learning rate. Early stopping watches val_loss.
+    --unfreeze layers fine-tuned at a lower learning rate. With --weights none there is nothing to
+    transfer: the whole network trains from scratch in one phase of --epochs. Early stopping
+    watches val_loss.
     Writes model.keras, labels.json, config.json, history.csv, metrics.json, errors.csv and PNG plots
     to --out.
     """

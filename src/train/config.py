@@ -1,6 +1,10 @@
 """Training settings and the table of supported backbones. No TensorFlow import here.
 
 Everything a run depends on is a field of :class:`TrainConfig`, so ``config.json`` can record it whole.
+
+Two modes, chosen by ``weights``: *transfer* (``imagenet`` or a weights file) trains a head on the frozen
+backbone, then fine-tunes its last layers; *from scratch* (``none``: nothing to transfer) trains the whole
+network, BatchNorm included, in one phase of ``epochs``, and the fine-tune settings do not apply.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ ARCHS: dict[str, Arch] = {a.name: a for a in [
 ]}
 
 AUGMENT_LEVELS = ("none", "light", "strong")
+#: Settings that only the transfer mode's phase 2 uses; from-scratch runs ignore them.
+FINE_TUNE_SETTINGS = ("fine_tune_epochs", "unfreeze", "fine_tune_learning_rate")
 CLASS_WEIGHT_MODES = ("auto", "none")
 
 
@@ -64,8 +70,8 @@ class TrainConfig:
     weights: str = "imagenet"  # "imagenet", "none", or a path to a *_notop.h5 backbone weights file
     image_size: int | None = None
     batch_size: int = 32
-    epochs: int = 10  # phase 1: head only, backbone frozen
-    fine_tune_epochs: int = 10  # phase 2: last `unfreeze` layers trainable
+    epochs: int = 10  # transfer: phase 1, head only, backbone frozen; from scratch: the only phase
+    fine_tune_epochs: int = 10  # transfer: phase 2, last `unfreeze` layers trainable; ignored from scratch
     unfreeze: int = 30
     learning_rate: float = 1e-3
     fine_tune_learning_rate: float | None = None  # None: learning_rate / 10
@@ -98,6 +104,10 @@ class TrainConfig:
         for name in ("epochs", "fine_tune_epochs", "unfreeze", "hidden_units", "patience"):
             if getattr(self, name) < 0:
                 raise DatacleanError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
+        if self.from_scratch and self.epochs == 0:
+            raise DatacleanError(
+                "--epochs is 0 with --weights none: from scratch there is one phase of --epochs "
+                "(--fine-tune-epochs does not apply), so nothing would train")
         if self.epochs + self.fine_tune_epochs == 0:
             raise DatacleanError("--epochs and --fine-tune-epochs are both 0: nothing to train")
         if not 0.0 <= self.dropout < 1.0:
@@ -117,6 +127,16 @@ class TrainConfig:
         """The input size in pixels (never None after construction)."""
         assert self.image_size is not None
         return self.image_size
+
+    @property
+    def from_scratch(self) -> bool:
+        """True for ``weights="none"``: the whole network trains, in one phase of ``epochs``."""
+        return self.weights == "none"
+
+    @property
+    def mode(self) -> str:
+        """The run's mode, ``from_scratch`` or ``transfer``, as config.json records it."""
+        return "from_scratch" if self.from_scratch else "transfer"
 
     @property
     def keras_weights(self) -> str | None:

@@ -1,4 +1,5 @@
-"""Two-phase transfer learning: the head on a frozen backbone, then the last layers fine-tuned."""
+"""Fitting: two-phase transfer learning (the head on a frozen backbone, then the last layers
+fine-tuned), or one phase from scratch (the whole network, when there are no weights to transfer)."""
 
 from __future__ import annotations
 
@@ -47,12 +48,15 @@ class RichProgress(keras.callbacks.Callback):
 
 @dataclass
 class FitResult:
-    """Per-epoch history over both phases (Keras' keys plus ``epoch`` and ``phase``)."""
+    """Per-epoch history over all phases (Keras' keys plus ``epoch`` and ``phase``).
+
+    From scratch there is one phase: ``phase1_epochs`` counts its epochs and ``phase2_epochs`` is 0.
+    """
 
     history: dict[str, list[float]] = field(default_factory=dict)
     phase1_epochs: int = 0  # epochs actually run in phase 1 (EarlyStopping may stop it early)
     phase2_epochs: int = 0
-    unfrozen: list[str] = field(default_factory=list)
+    unfrozen: list[str] = field(default_factory=list)  # transfer only: the layers phase 2 trained
 
     def add(self, keras_history: dict[str, list[float]], phase: int, first_epoch: int) -> int:
         n = len(next(iter(keras_history.values()), []))
@@ -114,4 +118,21 @@ def fit_two_phase(model: keras.Model, train_ds: Any, val_ds: Any | None, *, run_
                       class_weight=class_weight, verbose=0, shuffle=False,
                       callbacks=callbacks(run_dir, "fine-tune", monitor, patience, console, append=epochs > 0))
         result.phase2_epochs = result.add(h.history, 2, start)
+    return result
+
+
+def fit_from_scratch(model: keras.Model, train_ds: Any, val_ds: Any | None, *, run_dir: str | os.PathLike[str],
+                     epochs: int, learning_rate: float, class_weight: dict[int, float] | None = None,
+                     patience: int = 4, console: Console | None = None) -> FitResult:
+    """One phase of ``epochs`` training every layer of a model built with ``from_scratch=True``
+    (backbone trainable, BatchNorm learning its statistics), at ``learning_rate``.
+
+    Same callbacks, monitor and outputs as :func:`fit_two_phase`; the history's ``phase`` is 1.
+    """
+    monitor = "val_loss" if val_ds is not None else "loss"
+    result = FitResult()
+    compile_model(model, learning_rate)
+    h = model.fit(train_ds, validation_data=val_ds, epochs=epochs, class_weight=class_weight, verbose=0,
+                  shuffle=False, callbacks=callbacks(run_dir, "from-scratch", monitor, patience, console))
+    result.phase1_epochs = result.add(h.history, 1, 0)
     return result

@@ -1,4 +1,7 @@
-"""The classifier: augmentation -> the architecture's own preprocessing -> frozen-BN backbone -> head."""
+"""The classifier: augmentation -> the architecture's own preprocessing -> backbone -> head.
+
+The backbone is frozen with frozen BatchNorm for transfer learning, or wholly trainable from scratch.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,10 @@ from dataclean.errors import DatacleanError
 from train.config import get_arch
 
 BACKBONE = "backbone"  # name of the backbone layer inside the model
+#: From scratch, BatchNorm's moving-average momentum is capped here. MobileNets use 0.999, an average
+#: over ~1000 steps, longer than a whole run on a small dataset (40 steps/epoch x 20 epochs = 800):
+#: their test-time statistics would still be half the initial ones. 0.99 averages over ~100 steps.
+SCRATCH_BN_MOMENTUM = 0.99
 
 
 @keras.saving.register_keras_serializable(package="train")
@@ -89,24 +96,35 @@ def build_backbone(arch: str, image_size: int, weights: str | None) -> keras.Mod
 
 def build_model(arch: str, num_classes: int, image_size: int, weights: str | None = None,
                 dropout: float = 0.2, hidden_units: int = 0, *, augment: str = "none",
-                seed: int | None = None) -> keras.Model:
-    """Inputs 0..255 float -> [augmentation] -> preprocess_input -> backbone(training=False)
+                seed: int | None = None, from_scratch: bool | None = None) -> keras.Model:
+    """Inputs 0..255 float -> [augmentation] -> preprocess_input -> backbone
     -> GlobalAveragePooling2D -> Dropout -> [Dense(hidden_units, relu) -> Dropout] -> Dense(softmax).
 
-    The backbone starts frozen (phase 1) and is always called with ``training=False`` so its
-    BatchNormalization layers keep their statistics when it is later unfrozen.
+    Transfer (``from_scratch`` False): the backbone starts frozen (phase 1) and is always called with
+    ``training=False``, so its BatchNormalization layers keep their pretrained statistics when it is
+    later unfrozen. From scratch (``from_scratch`` True; the default when ``weights`` is None, since a
+    random backbone has nothing to transfer and frozen its features are near zero): the whole backbone
+    is trainable and called without a fixed ``training``, so BatchNorm uses batch statistics while
+    fitting and learns its moving statistics for inference (momentum capped at
+    :data:`SCRATCH_BN_MOMENTUM`).
     """
     if num_classes < 2:
         raise DatacleanError(f"need at least 2 classes, got {num_classes}")
+    if from_scratch is None:
+        from_scratch = weights is None
     base = build_backbone(arch, image_size, weights)
-    base.trainable = False
+    base.trainable = from_scratch
+    if from_scratch:
+        for layer in base.layers:
+            if isinstance(layer, layers.BatchNormalization) and layer.momentum > SCRATCH_BN_MOMENTUM:
+                layer.momentum = SCRATCH_BN_MOMENTUM
     inputs = keras.Input(shape=(image_size, image_size, 3), name="image")
     x = inputs
     aug = augmentation(augment, seed)
     if aug is not None:
         x = aug(x)
     x = ArchPreprocess(arch, name="preprocess")(x)
-    x = base(x, training=False)
+    x = base(x) if from_scratch else base(x, training=False)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     x = layers.Dropout(dropout, seed=seed, name="dropout")(x)
     if hidden_units:

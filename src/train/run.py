@@ -17,10 +17,10 @@ from rich.console import Console
 
 from dataclean.errors import DatacleanError
 from dataclean.io import write_csv, write_json
-from train.config import TrainConfig
+from train.config import FINE_TUNE_SETTINGS, TrainConfig
 from train.data import Splits, build_dataset, class_weights, load_splits, naming_bad_files
 from train.evaluate import Evaluation, evaluate
-from train.fit import FitResult, fit_two_phase
+from train.fit import FitResult, fit_from_scratch, fit_two_phase
 from train.model import build_model
 from train.plots import plot_confusion, plot_history, plot_roc, save_png
 
@@ -97,7 +97,8 @@ def write_run(run_dir: str | os.PathLike[str], *, model: Any, classes: list[str]
 
 
 def run_training(cfg: TrainConfig, *, overwrite: bool = False, console: Console | None = None) -> RunResult:
-    """Check the manifest, build the datasets and model, fit in two phases, evaluate on test, write the run."""
+    """Check the manifest, build the datasets and model, fit (two phases, or one from scratch when
+    ``cfg.weights`` is "none"), evaluate on test, write the run."""
     console = console or Console(stderr=True)
     started = time.time()
     splits: Splits = load_splits(cfg.manifest)
@@ -114,37 +115,51 @@ def run_training(cfg: TrainConfig, *, overwrite: bool = False, console: Console 
     test_ds = build_dataset(splits.paths["test"], None, size, bs, cache=False)
     weights = class_weights(splits.labels["train"], len(splits.classes)) if cfg.class_weight == "auto" else None
     model = build_model(cfg.arch, len(splits.classes), size, cfg.keras_weights, cfg.dropout, cfg.hidden_units,
-                        augment=cfg.augment, seed=cfg.seed)
+                        augment=cfg.augment, seed=cfg.seed, from_scratch=cfg.from_scratch)
     env = environment()
     counts = splits.counts()
     console.print(f"[bold]{cfg.arch}[/] {size}px, {len(splits.classes)} classes, "
                   f"train/val/test = {len(splits.paths['train'])}/{len(splits.paths['val'])}/"
                   f"{len(splits.paths['test'])}, devices: {', '.join(env['devices'])}", highlight=False, soft_wrap=True)
-    if cfg.weights == "none":
-        console.print("[yellow]--weights none: the frozen backbone is random, so phase 1 learns little "
-                      "(ResNet50's random features fare best); use it for smoke tests or fine-tune with a large "
-                      "--unfreeze[/]", highlight=False, soft_wrap=True)
+    if cfg.from_scratch:
+        console.print(f"--weights none: nothing to transfer, so the whole network trains from scratch "
+                      f"(BatchNorm included) for --epochs {cfg.epochs} at --learning-rate {cfg.learning_rate:g}; "
+                      "--fine-tune-epochs, --unfreeze and --fine-tune-learning-rate are ignored",
+                      highlight=False, soft_wrap=True)
     if val_ds is None:
         console.print("[yellow]no val split: early stopping watches the training loss[/]")
     all_paths = [p for s in ("train", "val", "test") for p in splits.paths[s]]
     with naming_bad_files(all_paths):
-        fit = fit_two_phase(model, train_ds, val_ds, run_dir=run, epochs=cfg.epochs,
-                            fine_tune_epochs=cfg.fine_tune_epochs, unfreeze=cfg.unfreeze,
-                            learning_rate=cfg.learning_rate, fine_tune_learning_rate=cfg.fine_tune_learning_rate or 0,
-                            class_weight=weights, patience=cfg.patience, console=console)
+        if cfg.from_scratch:
+            fit = fit_from_scratch(model, train_ds, val_ds, run_dir=run, epochs=cfg.epochs,
+                                   learning_rate=cfg.learning_rate, class_weight=weights, patience=cfg.patience,
+                                   console=console)
+        else:
+            fit = fit_two_phase(model, train_ds, val_ds, run_dir=run, epochs=cfg.epochs,
+                                fine_tune_epochs=cfg.fine_tune_epochs, unfreeze=cfg.unfreeze,
+                                learning_rate=cfg.learning_rate,
+                                fine_tune_learning_rate=cfg.fine_tune_learning_rate or 0,
+                                class_weight=weights, patience=cfg.patience, console=console)
         evaluation = evaluate(model, test_ds, splits.labels["test"], splits.classes, splits.paths["test"])
-    config = {
+    config: dict[str, Any] = {
         "settings": cfg.to_dict(),
+        "mode": cfg.mode,
         "manifest": {"path": str(Path(cfg.manifest).resolve()), "md5": file_md5(cfg.manifest)},
         "classes": splits.classes,
         "counts": counts,
         "class_weight": weights,
-        "epochs_run": {"head": fit.phase1_epochs, "fine_tune": fit.phase2_epochs},
-        "unfrozen_layers": fit.unfrozen,
+    }
+    if cfg.from_scratch:
+        config["epochs_run"] = {"from_scratch": fit.phase1_epochs}
+        config["ignored_settings"] = list(FINE_TUNE_SETTINGS)
+    else:
+        config["epochs_run"] = {"head": fit.phase1_epochs, "fine_tune": fit.phase2_epochs}
+        config["unfrozen_layers"] = fit.unfrozen
+    config.update({
         "environment": env,
         "started": datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds"),
         "duration_s": round(time.time() - started, 1),
-    }
+    })
     write_run(run, model=model, classes=splits.classes, config=config, fit=fit, evaluation=evaluation,
               y_test=splits.labels["test"])
     return RunResult(run, evaluation, fit)

@@ -18,11 +18,6 @@ from dataclean.fix.policy import DEFAULT_MIN_CLASS_SIZE, DEFAULT_SEED, DEFAULT_S
 
 SPLITS: tuple[str, str, str] = ("train", "val", "test")
 
-SPLIT_RULE = (
-    "Each label is split on its own (stratified), duplicate clusters whole (group-aware): clusters "
-    "are placed largest first, then single images in a seeded random order, each into the split "
-    "furthest below its target count."
-)
 
 
 def _label_seed(seed: int, label: str) -> list[int]:

@@ -65,7 +65,7 @@ def load_manifest(path: str | os.PathLike[str]) -> pd.DataFrame:
     for column in ("path", "root", "label", "md5", "error", "issues", "group"):
         df[column] = df[column].astype(str).where(df[column].notna(), "")
     for column in _NUMERIC:
-        _numbers(df, column, where)
+        _numbers(df, column, where)  # validation only: raises naming the first non-numeric cell
     empty = df["path"].str.strip().eq("") | df["root"].str.strip().eq("")
     if empty.any():
         i = empty.to_numpy().nonzero()[0][0]
