@@ -332,8 +332,12 @@ def test_only_unfrozen_non_batchnorm_layers_change(trained) -> None:
 
 @pytest.fixture(scope="module")
 def scratch_trained(tmp_path_factory: pytest.TempPathFactory):
-    """From scratch: mobilenetv3small, no weights, red vs blue, 32 px, one phase; weights before and after."""
+    """From scratch: mobilenetv3small, no weights, red vs blue, 32 px, one phase; weights before and after.
+
+    Run eagerly: tracing the whole network's backward pass costs ~30 s, more than six tiny steps.
+    """
     import keras
+    import tensorflow as tf
 
     from train.data import build_dataset
     from train.fit import fit_from_scratch
@@ -346,8 +350,12 @@ def scratch_trained(tmp_path_factory: pytest.TempPathFactory):
           for s in ("train", "val")}
     model = build_model("mobilenetv3small", 2, 32, None, augment="none", seed=1)
     before = {layer.name: [w.copy() for w in layer.get_weights()] for layer in backbone(model).layers}
-    fit = fit_from_scratch(model, ds["train"], ds["val"], run_dir=tmp / "run", epochs=2, learning_rate=1e-3,
-                           patience=10)
+    tf.config.run_functions_eagerly(True)
+    try:
+        fit = fit_from_scratch(model, ds["train"], ds["val"], run_dir=tmp / "run", epochs=2, learning_rate=1e-3,
+                               patience=10)
+    finally:
+        tf.config.run_functions_eagerly(False)
     return model, fit, before
 
 
