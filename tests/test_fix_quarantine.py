@@ -10,7 +10,7 @@ import pytest
 from dataclean.errors import DatacleanError
 from dataclean.fix.quarantine import (Move, execute_move, journal_append, plan_moves, quarantine_files,
                                       read_journal, undo)
-from dataclean.fix.validate import file_md5
+from dataclean.io import file_md5
 from fix_helpers import md5_of, write_png
 
 FILES = ["cats/a.png", "cats/sub/b.png", "dogs/c.png"]

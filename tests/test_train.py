@@ -119,6 +119,14 @@ def test_evaluate_predictions_exact_values() -> None:
                                          "confidence": [0.6, 0.5], "p_true": [0.3, 0.4]}
 
 
+def test_macro_metrics_ignore_a_class_absent_from_the_test_split() -> None:
+    """`fix` sends a class with fewer than 10 images wholly to train: it must not count as 0 in the averages."""
+    probs = np.array([[0.9, 0.05, 0.05], [0.1, 0.8, 0.1], [0.7, 0.2, 0.1]])
+    m = evaluate_predictions(np.array([0, 1, 0]), probs, ["a", "b", "stars"], ["f0", "f1", "f2"]).metrics
+    assert (m["accuracy"], m["precision_macro"], m["recall_macro"], m["f1_macro"]) == (1.0, 1.0, 1.0, 1.0)
+    assert m["classes_evaluated"] == ["a", "b"]
+
+
 def test_top5_accuracy_with_more_than_five_classes() -> None:
     probs = np.tile(np.linspace(0.3, 0.0, 7), (2, 1))  # class 0 most likely, class 6 least
     probs /= probs.sum(axis=1, keepdims=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -53,3 +54,12 @@ def write_json(obj: Any, path: str | os.PathLike[str]) -> None:
     with atomic_write(path) as fh:
         json.dump(obj, fh, indent=2, sort_keys=True, default=str)
         fh.write("\n")
+
+
+def file_md5(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    """MD5 hex digest of a file's bytes, read in chunks."""
+    h = hashlib.md5()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()

@@ -132,7 +132,7 @@ def first_undecodable(paths: Sequence[str]) -> tuple[str, str] | None:
     for p in paths:
         try:
             tf.io.decode_image(tf.io.read_file(p), channels=3, expand_animations=False)
-        except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as exc:
+        except tf.errors.OpError as exc:  # invalid data, missing or unreadable file, ...
             return p, (exc.message.strip().splitlines() or [type(exc).__name__])[0]
     return None
 
@@ -148,7 +148,7 @@ def naming_bad_files(paths: Sequence[str]) -> Iterator[None]:
 
     try:
         yield
-    except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as exc:
+    except tf.errors.OpError as exc:  # invalid data, missing or unreadable file, ...
         bad = first_undecodable(paths)
         if bad is None:
             raise

@@ -50,7 +50,10 @@ def evaluate_predictions(y_true: np.ndarray, probs: np.ndarray, classes: Sequenc
     k = len(classes)
     y_pred = probs.argmax(axis=1)
     labels = list(range(k))
-    p, r, f1, _ = skm.precision_recall_fscore_support(y_true, y_pred, labels=labels, average="macro",
+    # Macro averages over the classes the test split holds: a class `fix` sent wholly to train (too few
+    # images to evaluate) has no test support and would otherwise count as a 0 in every average.
+    evaluated = sorted(int(c) for c in np.unique(y_true))
+    p, r, f1, _ = skm.precision_recall_fscore_support(y_true, y_pred, labels=evaluated, average="macro",
                                                       zero_division=0)
     aucs = per_class_auc(y_true, probs, classes)
     known = [v for v in aucs.values() if v is not None]
@@ -61,6 +64,7 @@ def evaluate_predictions(y_true: np.ndarray, probs: np.ndarray, classes: Sequenc
         "precision_macro": float(p),
         "recall_macro": float(r),
         "f1_macro": float(f1),
+        "classes_evaluated": [classes[c] for c in evaluated],
         "roc_auc_ovr_macro": float(np.mean(known)) if known else None,
         "roc_auc_per_class": aucs,
         "classification_report": skm.classification_report(y_true, y_pred, labels=labels, target_names=list(classes),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
 import time
@@ -16,7 +15,7 @@ import pandas as pd
 from rich.console import Console
 
 from dataclean.errors import DatacleanError
-from dataclean.io import write_csv, write_json
+from dataclean.io import file_md5, write_csv, write_json
 from train.config import FINE_TUNE_SETTINGS, TrainConfig
 from train.data import Splits, build_dataset, class_weights, load_splits, naming_bad_files
 from train.evaluate import Evaluation, evaluate
@@ -33,14 +32,6 @@ class RunResult:
     run_dir: Path
     evaluation: Evaluation
     fit: FitResult
-
-
-def file_md5(path: str | os.PathLike[str]) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def environment() -> dict[str, Any]:
@@ -165,5 +156,5 @@ def run_training(cfg: TrainConfig, *, overwrite: bool = False, console: Console 
     return RunResult(run, evaluation, fit)
 
 
-__all__ = ["RUN_FILES", "RunResult", "environment", "file_md5", "prepare_run_dir", "run_training", "save_model",
+__all__ = ["RUN_FILES", "RunResult", "environment", "prepare_run_dir", "run_training", "save_model",
            "write_run"]

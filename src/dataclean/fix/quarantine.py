@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from dataclean.errors import DatacleanError
-from dataclean.fix.validate import file_md5
+from dataclean.io import file_md5
 
 JOURNAL_NAME = "journal.jsonl"
 

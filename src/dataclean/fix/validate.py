@@ -6,7 +6,6 @@ one-line DatacleanError naming the manifest, the file and what differs.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from dataclean.errors import DatacleanError
+from dataclean.io import file_md5
 from dataclean.manifest import read_manifest
 
 #: Columns ``fix`` reads; ``action``/``reason`` are recomputed, so they are optional.
@@ -23,15 +23,6 @@ FIX_COLUMNS: list[str] = ["path", "root", "label", "bytes", "mtime", "md5", "wid
 _NUMERIC = ("bytes", "mtime", "width", "height")
 #: mtimes closer than this are "unchanged" (CSV round trips and some filesystems lose precision).
 _MTIME_TOLERANCE_S = 1e-3
-
-
-def file_md5(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
-    """MD5 hex digest of a file's bytes, read in chunks."""
-    h = hashlib.md5()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _md5_or_none(path: Path) -> str | None:
