@@ -73,6 +73,14 @@ def components(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         label = new
 
 
+def members(keys: np.ndarray) -> dict[str, list[int]]:
+    """Rows per non-empty key (a group id or an MD5), in row order: ``{"g1": [3, 9], ...}``."""
+    out: dict[str, list[int]] = {}
+    for r in np.flatnonzero(keys != ""):
+        out.setdefault(str(keys[r]), []).append(int(r))
+    return out
+
+
 def _component_ids(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Name connected components of size >= 2 as g1, g2, ... in order of their first row."""
     out = np.full(n, "", dtype=object)
