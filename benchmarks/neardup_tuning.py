@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps
 
-from dataclean.hashing import signatures
+from dataclean.hashing import THUMB_SIZE
+from dataclean.inspect import Record, inspect_bytes, inspect_file
 from dataclean.neardup import near_duplicate_pairs
 
 RADII = (4, 6, 8, 10, 12, 14)
@@ -33,14 +34,11 @@ SIMILARITIES = (0.80, 0.90, 0.95, 0.98, 0.99)
 SEARCH_RADIUS = max(RADII)
 
 
-def _encode(im: Image.Image, fmt: str, **kw: object) -> Image.Image:
-    """Round-trip ``im`` through an encoder, as a saved-and-reloaded file would be."""
+def _encode(im: Image.Image, fmt: str, **kw: object) -> bytes:
+    """The bytes of ``im`` saved as a file of ``fmt``: what the audit would read from disk."""
     buf = io.BytesIO()
     im.save(buf, fmt, **kw)
-    buf.seek(0)
-    out = Image.open(buf)
-    out.load()
-    return out
+    return buf.getvalue()
 
 
 def _crop(im: Image.Image, frac: float) -> Image.Image:
@@ -54,7 +52,7 @@ def _half(im: Image.Image) -> Image.Image:
 
 
 TRANSFORMS: dict[str, Callable[[Image.Image], Image.Image]] = {
-    "resize50": _half,
+    "resize50": lambda im: _encode(_half(im), "JPEG", quality=90),
     "jpeg_q30": lambda im: _encode(im, "JPEG", quality=30),
     "jpeg_q50": lambda im: _encode(im, "JPEG", quality=50),
     "png": lambda im: _encode(im, "PNG"),
@@ -70,23 +68,25 @@ TRANSFORMS: dict[str, Callable[[Image.Image], Image.Image]] = {
 
 
 def load(path: Path) -> Image.Image:
-    """Decode as the audit would: EXIF orientation applied, RGB."""
+    """The source photo as an RGB image (EXIF orientation applied) to make transformed copies of."""
     im = Image.open(path)
     im = ImageOps.exif_transpose(im)
     return im.convert("RGBA" if "A" in im.getbands() else "RGB")
 
 
-def _signature(im: Image.Image) -> tuple[int, int, np.ndarray]:
-    return signatures(im.convert("L"))
+def _signature(rec: Record) -> tuple[int, int, np.ndarray]:
+    """Hashes and thumbnail exactly as the audit computes them (reduced-scale decode included)."""
+    thumb = np.frombuffer(rec.thumb, dtype=np.uint8).reshape(THUMB_SIZE, THUMB_SIZE)
+    return int(rec.phash, 16), int(rec.phash_mirror, 16), thumb
 
 
 def _file_signature(path: str) -> tuple[int, int, np.ndarray]:
-    return _signature(load(Path(path)))
+    return _signature(inspect_file(path))
 
 
 def _copies_signatures(path: str) -> list[tuple[int, int, np.ndarray]]:
     im = load(Path(path))
-    return [_signature(fn(im)) for fn in TRANSFORMS.values()]
+    return [_signature(inspect_bytes(fn(im))) for fn in TRANSFORMS.values()]
 
 
 def _stack(sigs: list[tuple[int, int, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -136,11 +136,10 @@ def imagededup_table(root: Path) -> pd.DataFrame:
     files = sorted(p for p in root.rglob("ukbench*") if p.suffix.lower() in {".jpg", ".jpeg", ".png", ".bmp", ".webp"})
     sigs, kept = [], []
     for p in files:
-        try:
-            sigs.append(_file_signature(str(p)))
+        rec = inspect_file(str(p))
+        if rec.phash:  # skips the sample's deliberately corrupt file
+            sigs.append(_signature(rec))
             kept.append(p)
-        except OSError:
-            continue  # the sample's deliberately corrupt file
     ph, pm, th = _stack(sigs)
     pairs = near_duplicate_pairs(ph, pm, th, max_distance=SEARCH_RADIUS, min_similarity=-1.0)
     found = {(int(i), int(j)): (d, s, m) for i, j, d, m, s in pairs.itertuples(index=False)}

@@ -115,3 +115,19 @@ def test_pool_keeps_order_and_survives_bad_files(tmp_path: Path) -> None:
     recs = inspect_many(paths, workers=2)
     assert [r.error for r in recs] == ["not_an_image", "", ""] * 3
     assert [r.width for r in recs if not r.error] == [9, 10, 12, 13, 15, 16]
+
+
+def test_hashes_see_the_picture_upright_like_a_resaved_copy(tmp_path: Path) -> None:
+    """A photo stored sideways with an EXIF orientation and its upright re-saved copy hash the same."""
+    from PIL import ImageOps
+
+    from dataclean.synth import photo
+
+    upright = photo(np.random.default_rng(2), "triangles", (96, 64))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored rotated; viewers rotate it back
+    sideways = _save(upright.transpose(Image.Transpose.ROTATE_90), tmp_path / "s.png", "PNG", exif=exif.tobytes())
+    assert ImageOps.exif_transpose(Image.open(sideways)).size == upright.size
+    a, b = inspect_file(sideways), inspect_file(_save(upright, tmp_path / "u.png", "PNG"))
+    assert (a.width, a.height) == (b.width, b.height) == (96, 64)
+    assert a.phash == b.phash and a.thumb == b.thumb
