@@ -20,3 +20,13 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, l
 def planted_audit(planted: tuple[Path, dict[str, list[str]]]) -> AuditResult:
     root, _ = planted
     return run_audit(root, workers=0, labels_path=root / "labels.csv")
+
+
+@pytest.fixture(scope="session")
+def mobilenet_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A MobileNetV3Small backbone weights file (random init), standing in for pretrained weights offline."""
+    from train.model import build_backbone
+
+    path = tmp_path_factory.mktemp("weights") / "mobilenet_v3_small_notop.weights.h5"
+    build_backbone("mobilenetv3small", 32, None).save_weights(path)
+    return path

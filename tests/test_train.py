@@ -204,16 +204,6 @@ def _first_batchnorm(model):
     return next(layer for layer in backbone(model).layers if isinstance(layer, layers.BatchNormalization))
 
 
-@pytest.fixture(scope="module")
-def mobilenet_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A MobileNetV3Small backbone weights file (random init), standing in for a pretrained one."""
-    from train.model import build_backbone
-
-    path = tmp_path_factory.mktemp("weights") / "mobilenet_v3_small_notop.weights.h5"
-    build_backbone("mobilenetv3small", 32, None).save_weights(path)
-    return path
-
-
 @pytest.mark.filterwarnings("ignore:Skipping nested container")
 @pytest.mark.parametrize("from_file", [False, True], ids=["from-scratch", "transfer"])
 def test_batchnorm_statistics_move_only_from_scratch(from_file: bool, mobilenet_weights: Path) -> None:

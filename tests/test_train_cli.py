@@ -66,21 +66,11 @@ def test_train_writes_a_complete_run(run) -> None:
     assert "from-scratch epoch 2/2" in result.output and "fine-tune epoch" not in result.output
 
 
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A MobileNetV3Small backbone weights file (random init, standing in for ImageNet's offline)."""
-    from train.model import build_backbone
-
-    path = tmp_path_factory.mktemp("weights") / "mobilenet_v3_small_notop.weights.h5"
-    build_backbone("mobilenetv3small", 32, None).save_weights(path)
-    return path
-
-
 @pytest.mark.filterwarnings("ignore:Skipping nested container")
-def test_train_with_a_weights_file_is_two_phase_transfer(cli, weights: Path, tmp_path: Path) -> None:
+def test_train_with_a_weights_file_is_two_phase_transfer(cli, mobilenet_weights: Path, tmp_path: Path) -> None:
     manifest = make_manifest(tmp_path, ["red", "blue"], {"train": 3, "val": 1, "test": 1}, size=32)
     out = tmp_path / "run"
-    result = invoke(cli, "train", "--manifest", manifest, "--arch", "mobilenetv3small", "--weights", weights,
+    result = invoke(cli, "train", "--manifest", manifest, "--arch", "mobilenetv3small", "--weights", mobilenet_weights,
                     "--image-size", 32, "--epochs", 1, "--fine-tune-epochs", 1, "--unfreeze", 5, "--out", out)
     assert result.exit_code == 0, result.output
     config = json.loads((out / "config.json").read_text())
@@ -171,11 +161,11 @@ def test_train_help_teaches(cli) -> None:
 
 
 @pytest.mark.filterwarnings("ignore:Skipping nested container")
-def test_undecodable_file_at_train_time_exits_2_naming_it(cli, manifest: Path, weights: Path, tmp_path: Path) -> None:
+def test_undecodable_file_at_train_time_exits_2_naming_it(cli, manifest: Path, mobilenet_weights: Path, tmp_path: Path) -> None:
     """With a weights file only the head trains, so Keras traces a small graph before the data fails."""
     broken = tmp_path / "data" / pd.read_csv(manifest)["path"][1]
     broken.write_bytes(b"GIF89a but not really")
-    result = invoke(cli, "train", "--manifest", manifest, "--arch", "mobilenetv3small", "--weights", weights,
+    result = invoke(cli, "train", "--manifest", manifest, "--arch", "mobilenetv3small", "--weights", mobilenet_weights,
                     "--image-size", 32, "--epochs", 1, "--fine-tune-epochs", 0, "--out", tmp_path / "r")
     assert result.exit_code == 2, result.output
     assert result.output.splitlines()[-1].startswith(f"Error: cannot decode {broken} (")
