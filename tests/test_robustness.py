@@ -88,3 +88,14 @@ def test_quarantine_moves_a_symlink_not_its_target(tmp_path: Path) -> None:
     res = _invoke("fix", "--undo", str(tmp_path / "q" / "journal.jsonl"), "-q")
     assert res.exit_code == 0, res.output
     assert (data / "cats" / "link.jpg").is_symlink() and (store / "real.jpg").exists()
+
+
+def test_first_line_of_an_error() -> None:
+    from dataclean.errors import first_line
+
+    class WithMessage(Exception):
+        message = "bare message\nsecond line"
+
+    assert first_line(ValueError("  one\ntwo")) == "one"
+    assert first_line(KeyError()) == "KeyError"
+    assert first_line(WithMessage("{{node}} noisy")) == "bare message"

@@ -19,7 +19,7 @@ import pandas as pd
 
 from dataclean import __version__
 from dataclean.checks import REGISTRY, AuditContext, Finding, ordered_checks
-from dataclean.errors import DatacleanError
+from dataclean.errors import DatacleanError, first_line
 from dataclean.inspect import DEFAULT_MAX_PIXELS, Record, as_row, thumbs_array
 from dataclean.io import write_csv, write_json
 from dataclean.manifest import ISSUE_COLUMNS, MANIFEST_COLUMNS
@@ -72,7 +72,7 @@ def read_labels_file(path: str | os.PathLike[str]) -> dict[str, str]:
     try:
         df = pd.read_csv(p, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DatacleanError(f"labels file {p} is not a readable CSV: {str(exc).splitlines()[0]}") from exc
+        raise DatacleanError(f"labels file {p} is not a readable CSV: {first_line(exc)}") from exc
     missing = {"path", "label"} - set(df.columns)
     if missing:
         raise DatacleanError(f"labels file {p} needs columns path,label; missing {', '.join(sorted(missing))}")

@@ -11,3 +11,13 @@ class DatacleanError(Exception):
     """
 
     exit_code = 2
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type's name when empty), for one-line errors.
+
+    Prefers a string ``message`` attribute (TensorFlow's OpError keeps the bare message there).
+    """
+    message = getattr(exc, "message", None)
+    lines = (message if isinstance(message, str) else str(exc)).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from dataclean.errors import DatacleanError
+from dataclean.errors import DatacleanError, first_line
 
 #: Columns written by ``dataclean audit``, in order.
 MANIFEST_COLUMNS: list[str] = [
@@ -66,8 +66,7 @@ def read_manifest(path: str | os.PathLike[str], required: Iterable[str] = REQUIR
         dtypes = {c: str for c in TEXT_COLUMNS if c in header.columns}
         df = pd.read_csv(p, dtype=dtypes, keep_default_na=False, na_values={}, encoding_errors="surrogateescape")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DatacleanError(f"manifest {p} is not a readable CSV: {first}") from exc
+        raise DatacleanError(f"manifest {p} is not a readable CSV: {first_line(exc)}") from exc
     missing = [c for c in required if c not in df.columns]
     if missing:
         found = ", ".join(str(c).encode("utf-8", "surrogateescape").decode("utf-8", "replace") for c in df.columns[:8])

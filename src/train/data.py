@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dataclean.errors import DatacleanError
+from dataclean.errors import DatacleanError, first_line
 from dataclean.manifest import absolute_paths, read_manifest
 
 if TYPE_CHECKING:
@@ -133,7 +133,7 @@ def first_undecodable(paths: Sequence[str]) -> tuple[str, str] | None:
         try:
             tf.io.decode_image(tf.io.read_file(p), channels=3, expand_animations=False)
         except tf.errors.OpError as exc:  # invalid data, missing or unreadable file, ...
-            return p, (exc.message.strip().splitlines() or [type(exc).__name__])[0]
+            return p, first_line(exc)
     return None
 
 

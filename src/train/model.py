@@ -11,7 +11,7 @@ from typing import Any
 import keras
 from keras import layers
 
-from dataclean.errors import DatacleanError
+from dataclean.errors import DatacleanError, first_line
 from train.config import get_arch
 
 BACKBONE = "backbone"  # name of the backbone layer inside the model
@@ -80,7 +80,7 @@ def build_backbone(arch: str, image_size: int, weights: str | None) -> keras.Mod
     except DatacleanError:
         raise
     except Exception as exc:  # Keras raises a bare Exception for download failures
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        first = first_line(exc)
         if weights == "imagenet":
             raise DatacleanError(
                 f"could not get the ImageNet weights for {spec.name} (first use needs the internet; "

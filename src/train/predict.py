@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from dataclean.errors import DatacleanError
+from dataclean.errors import DatacleanError, first_line
 
 
 def read_labels(model_path: str | os.PathLike[str]) -> list[str]:
@@ -37,8 +37,7 @@ def load_model(model_path: str | os.PathLike[str]) -> Any:
     try:
         return keras.models.load_model(path)
     except Exception as exc:  # Keras raises several types for a bad file
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise DatacleanError(f"cannot load model {path}: {first}") from exc
+        raise DatacleanError(f"cannot load model {path}: {first_line(exc)}") from exc
 
 
 def predict_images(model: Any, classes: Sequence[str], images: Sequence[str | os.PathLike[str]],
@@ -58,9 +57,8 @@ def predict_images(model: Any, classes: Sequence[str], images: Sequence[str | os
             raise DatacleanError(f"image not found: {image}")
         try:
             batch.append(load_image(tf.constant(str(image)), size))
-        except tf.errors.InvalidArgumentError as exc:
-            first = (exc.message.strip().splitlines() or ["decode error"])[0]
-            raise DatacleanError(f"cannot decode image {image}: {first}") from exc
+        except tf.errors.OpError as exc:  # invalid data, unreadable file, ...
+            raise DatacleanError(f"cannot decode image {image}: {first_line(exc)}") from exc
     probs = np.asarray(model.predict(tf.cast(tf.stack(batch), tf.float32), verbose=0))
     k = max(1, min(top_k, len(classes)))
     return [[(classes[i], float(row[i])) for i in np.argsort(-row, kind="stable")[:k]] for row in probs]
