@@ -175,7 +175,7 @@ _LEVELS_SQ = _LEVELS**2
 
 def luminance_stats(gray: Image.Image) -> tuple[float, float, float, float]:
     """Mean, RMS contrast (std) and 1st / 99th percentiles of luminance, 0..1, from one histogram."""
-    hist = np.bincount(np.frombuffer(gray.tobytes(), dtype=np.uint8), minlength=256)
+    hist = np.array(gray.histogram(), dtype=np.float64)  # Pillow counts in C, no pixel copy
     n = gray.width * gray.height
     mean = float(hist @ _LEVELS) / n
     std = max(float(hist @ _LEVELS_SQ) / n - mean * mean, 0.0) ** 0.5
@@ -185,14 +185,33 @@ def luminance_stats(gray: Image.Image) -> tuple[float, float, float, float]:
 
 
 def _reduced_gray(img: Image.Image) -> Image.Image:
-    """Decode ``img`` once into a grayscale image at most about WORK_SIDE on its longer side."""
-    if img.format == "JPEG" and img.mode in ("RGB", "L", "YCbCr"):
+    """Decode ``img`` once into a grayscale image at most about WORK_SIDE on its longer side.
+
+    Every format reaches the small image the same way, by area averaging: a JPEG by DCT scaling
+    (each 8x8 block reduced to its lowest frequencies), any other format by a box reduction with the
+    factor the JPEG decoder would have used. A copy saved in another format then hashes like its
+    original (benchmarks/neardup_tuning.py).
+    """
+    drafted = img.format == "JPEG" and img.mode in ("RGB", "L", "YCbCr")
+    if drafted:
         img.draft("L", (DRAFT_SIDE, DRAFT_SIDE))  # DCT-domain downscale + luma only: the big saving
     img.load()  # full decode of the first frame (reduced for JPEG): truncation surfaces here
     gray = _to_gray(img)
-    if max(gray.size) > 2 * WORK_SIDE:
-        gray.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    if not drafted:
+        gray = _reduce(gray, draft_factor(gray.size))
+    if max(gray.size) > 2 * WORK_SIDE:  # beyond what DCT scaling reaches (huge images)
+        gray = _reduce(gray, max(gray.size) // WORK_SIDE)
     return gray
+
+
+def draft_factor(size: tuple[int, int]) -> int:
+    """The reduction JPEG DCT scaling picks for ``Image.draft(mode, (DRAFT_SIDE, DRAFT_SIDE))``: 8, 4, 2 or 1."""
+    fits = min(size[0] // DRAFT_SIDE, size[1] // DRAFT_SIDE)
+    return next((f for f in (8, 4, 2) if f <= fits), 1)
+
+
+def _reduce(gray: Image.Image, factor: int) -> Image.Image:
+    return gray.reduce(factor) if factor > 1 else gray
 
 
 def _to_gray(img: Image.Image) -> Image.Image:
