@@ -31,22 +31,12 @@ def _dct_matrix(n: int) -> np.ndarray:
 
 _DCT = _dct_matrix(_PHASH_SIDE)[:HASH_SIDE]  # only the 8 lowest frequencies are ever used
 _MIRROR_SIGN = np.where(np.arange(HASH_SIDE) % 2 == 1, -1.0, 1.0)[None, :]
-
-
-def _bits_to_int(bits: np.ndarray) -> int:
-    """Row-major boolean 8x8 -> int, first bit most significant (imagehash's hex order)."""
-    return int.from_bytes(np.packbits(bits, axis=None).tobytes(), "big")
+_SIGNS = np.stack([np.ones((1, HASH_SIDE)), _MIRROR_SIGN])  # (2, 1, 8): direct, mirrored
 
 
 def low_frequencies(gray32: np.ndarray) -> np.ndarray:
-    """The 8x8 lowest DCT-II coefficients of a 32x32 float array (rows = vertical frequency)."""
+    """The 8x8 lowest DCT-II coefficients of (a stack of) 32x32 float arrays (rows = vertical frequency)."""
     return _DCT @ gray32 @ _DCT.T
-
-
-def _median64(values: np.ndarray) -> float:
-    """Median of 64 values; np.median's per-call overhead is 10x the sort on arrays this small."""
-    s = np.sort(values, axis=None)
-    return float(s[31] + s[32]) / 2.0
 
 
 def reduce32(gray: Image.Image) -> Image.Image:
@@ -56,18 +46,33 @@ def reduce32(gray: Image.Image) -> Image.Image:
     return gray.resize((_PHASH_SIDE, _PHASH_SIDE), Image.Resampling.BOX)
 
 
+def signatures_batch(reduced: list[bytes]) -> tuple[list[str], list[str], list[bytes]]:
+    """Hex ``phash``, hex ``phash_mirror`` and thumbnail bytes for many :func:`reduce32` images at once.
+
+    ``reduced`` holds each image's 32x32 pixels (``reduce32(img).tobytes()``). One vectorised pass
+    per batch: per image, numpy's call overhead would cost more than the arithmetic.
+    """
+    k = len(reduced)
+    if k == 0:
+        return [], [], []
+    px = np.frombuffer(b"".join(reduced), dtype=np.uint8).reshape(k, _PHASH_SIDE, _PHASH_SIDE)
+    both = (low_frequencies(px.astype(np.float64))[:, None] * _SIGNS).reshape(k, 2, HASH_SIDE * HASH_SIDE)
+    ranked = np.sort(both, axis=-1)
+    median = (ranked[..., 31] + ranked[..., 32]) / 2.0
+    # row-major bits, first most significant: imagehash's hex order
+    hexes = np.packbits(both > median[..., None], axis=-1).tobytes().hex()
+    f = _PHASH_SIDE // THUMB_SIZE  # thumbnail pixel: rounded mean of a 2x2 block (as Image.reduce(2))
+    blocks = px.reshape(k, THUMB_SIZE, f, THUMB_SIZE, f).sum(axis=(2, 4), dtype=np.uint16)
+    thumbs = ((blocks + f * f // 2) // (f * f)).astype(np.uint8).tobytes()
+    t = THUMB_SIZE * THUMB_SIZE
+    return ([hexes[32 * i : 32 * i + 16] for i in range(k)], [hexes[32 * i + 16 : 32 * i + 32] for i in range(k)],
+            [thumbs[t * i : t * (i + 1)] for i in range(k)])
+
+
 def signatures(gray: Image.Image) -> tuple[int, int, np.ndarray]:
     """Return ``(phash, phash_mirror, thumb)`` for an image of any size and mode."""
-    small = reduce32(gray)
-    coeffs = low_frequencies(np.frombuffer(small.tobytes(), dtype=np.uint8).reshape(_PHASH_SIDE, _PHASH_SIDE)
-                             .astype(np.float64))
-    mirrored = coeffs * _MIRROR_SIGN
-    ph = _bits_to_int(coeffs > _median64(coeffs))
-    ph_m = _bits_to_int(mirrored > _median64(mirrored))
-    # the 16x16 thumbnail: each pixel the rounded mean of a 2x2 block of the 32x32 image
-    k = _PHASH_SIDE // THUMB_SIZE
-    thumb = np.frombuffer(small.reduce(k).tobytes(), dtype=np.uint8).reshape(THUMB_SIZE, THUMB_SIZE)
-    return ph, ph_m, thumb
+    (ph,), (ph_m,), (thumb,) = signatures_batch([reduce32(gray).tobytes()])
+    return int(ph, 16), int(ph_m, 16), np.frombuffer(thumb, dtype=np.uint8).reshape(THUMB_SIZE, THUMB_SIZE)
 
 
 def to_hex(h: int) -> str:

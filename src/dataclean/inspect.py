@@ -4,6 +4,12 @@ Each file is read once (bytes -> size + MD5) and decoded once, at reduced scale 
 allows it (JPEG DCT scaling via ``Image.draft``): every metric and hash is computed from a small
 grayscale image, while width and height come from the header. A broken file is a result with an
 error code, never an exception.
+
+Two halves: :func:`decode_file` / :func:`decode_bytes` read and decode one file into a record and a
+:class:`Reduced` summary (histogram + 32x32 reduction); :func:`complete` turns a batch of those into
+luminance metrics and signatures in one vectorised pass (numpy's per-call overhead would otherwise
+cost more per photo than the arithmetic). :func:`inspect_file` and :func:`inspect_bytes` do both for
+one file; the worker pool does both per chunk.
 """
 
 from __future__ import annotations
@@ -12,13 +18,15 @@ import hashlib
 import io
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from dataclean.hashing import THUMB_SIZE, signatures, to_hex
+from dataclean.hashing import THUMB_SIZE, reduce32, signatures_batch
 
 #: Error codes a record can carry, and what they mean.
 ERROR_CODES: dict[str, str] = {
@@ -83,8 +91,37 @@ class Record:
     thumb: bytes = field(default=b"", repr=False)
 
 
+@dataclass
+class Reduced:
+    """What the batch step needs from one decoded image: its small grayscale version, summarised."""
+
+    hist: list[int]  # 256-bin luminance histogram of the reduced image
+    pixels32: bytes  # its 32x32 area-average reduction (hashing.reduce32), row-major
+
+
+Staged = tuple[Record, "Reduced | None"]
+
+
 def inspect_file(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> Record:
     """Inspect one file; never raises for a bad file (the error is in the record)."""
+    with _quiet():
+        return complete([decode_file(path, max_pixels)])[0]
+
+
+def inspect_bytes(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, rec: Record | None = None) -> Record:
+    """Inspect a file's bytes (from disk, an object store, ...); never raises for bad content."""
+    with _quiet():
+        return complete([decode_bytes(data, max_pixels, rec)])[0]
+
+
+def inspect_files(paths: list[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> list[Record]:
+    """Inspect many files: decoded one by one, metrics and hashes computed for all of them at once."""
+    with _quiet():
+        return complete([decode_file(p, max_pixels) for p in paths])
+
+
+def decode_file(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> Staged:
+    """Read and decode one file (the per-file half of inspection; see :func:`complete`)."""
     rec = Record()
     try:
         with open(path, "rb") as fh:
@@ -97,41 +134,58 @@ def inspect_file(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> Record:
             rec.bytes, rec.mtime = st.st_size, st.st_mtime
         except OSError:
             pass
-        return _fail(rec, "unreadable", f"{type(exc).__name__}: {exc.strerror or exc}")
-    return inspect_bytes(data, max_pixels, rec)
+        return _fail(rec, "unreadable", f"{type(exc).__name__}: {exc.strerror or exc}"), None
+    return decode_bytes(data, max_pixels, rec)
 
 
-def inspect_bytes(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, rec: Record | None = None) -> Record:
-    """Inspect a file's bytes (from disk, an object store, ...); never raises for bad content."""
+def decode_bytes(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, rec: Record | None = None) -> Staged:
+    """Hash and decode a file's bytes into a record and, when decoded, its :class:`Reduced` summary."""
     rec = rec or Record()
     rec.bytes = len(data)
     rec.md5 = hashlib.md5(data).hexdigest()
     if not data:
-        return _fail(rec, "empty_file", "0 bytes")
+        return _fail(rec, "empty_file", "0 bytes"), None
+    try:
+        return rec, _decode_into(rec, data, max_pixels)
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is data about the file
+        code = "truncated" if _looks_truncated(exc) else "decode_error"
+        return _fail(rec, code, _message(exc)), None
+
+
+def complete(staged: list[Staged]) -> list[Record]:
+    """Fill luminance metrics and signatures of every decoded record, in one vectorised pass."""
+    done = [(rec, red) for rec, red in staged if red is not None]
+    if done:
+        stats = luminance_batch([red.hist for _, red in done])
+        phash, mirror, thumbs = signatures_batch([red.pixels32 for _, red in done])
+        for (rec, _), st, ph, pm, th in zip(done, stats, phash, mirror, thumbs):
+            rec.brightness, rec.contrast, rec.lum_p01, rec.lum_p99 = st
+            rec.phash, rec.phash_mirror, rec.thumb = ph, pm, th
+    return [rec for rec, _ in staged]
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Decoders warn about odd files; the record says what matters."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        try:
-            _decode_into(rec, data, max_pixels)
-        except Exception as exc:  # noqa: BLE001 - any decoder failure is data about the file
-            code = "truncated" if _looks_truncated(exc) else "decode_error"
-            _fail(rec, code, _message(exc))
-    return rec
+        yield
 
 
-def _decode_into(rec: Record, data: bytes, max_pixels: int) -> None:
+def _decode_into(rec: Record, data: bytes, max_pixels: int) -> Reduced | None:
     try:
         img = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
         _fail(rec, "not_an_image", "no image format recognised the bytes")
-        return
+        return None
     rec.format, rec.mode = img.format or "", img.mode
     w, h = img.size
     if w <= 0 or h <= 0:
         _fail(rec, "decode_error", f"invalid size {w}x{h}")
-        return
+        return None
     if w * h > max_pixels:
         _fail(rec, "too_large", f"{w}x{h} = {w * h:,} pixels exceeds the cap of {max_pixels:,}")
-        return
+        return None
     small = _reduced_gray(img)  # decode before anything else reads the file (PNG getexif() loads it)
     orientation = _orientation(img)
     if orientation in _TRANSPOSED_ORIENTATIONS:
@@ -141,13 +195,11 @@ def _decode_into(rec: Record, data: bytes, max_pixels: int) -> None:
         small = small.transpose(_ORIENT[orientation])
     if rec.format == "JPEG" and not _has_jpeg_end(data):
         _fail(rec, "truncated", "JPEG data ends without an end-of-image marker")
-        return
-    rec.brightness, rec.contrast, rec.lum_p01, rec.lum_p99 = luminance_stats(small)
-    ph, ph_m, thumb = signatures(small)
-    rec.phash, rec.phash_mirror, rec.thumb = to_hex(ph), to_hex(ph_m), thumb.tobytes()
+        return None
     why = tf_unsupported_reason(rec.format, img, data)
-    if why:
+    if why:  # still an image: metrics and hashes are computed
         _fail(rec, "tf_unsupported", why)
+    return Reduced(small.histogram(), reduce32(small).tobytes())
 
 
 def tf_unsupported_reason(fmt: str, img: Image.Image, data: bytes) -> str:
@@ -169,19 +221,26 @@ def tf_unsupported_reason(fmt: str, img: Image.Image, data: bytes) -> str:
     return ""
 
 
-_LEVELS = np.arange(256, dtype=np.float64)
-_LEVELS_SQ = _LEVELS**2
+_MOMENTS = np.stack([np.arange(256, dtype=np.float64), np.arange(256, dtype=np.float64) ** 2], axis=1)
+
+
+def luminance_batch(hists: list[list[int]]) -> list[tuple[float, float, float, float]]:
+    """Mean, RMS contrast (std) and 1st / 99th percentiles of luminance, 0..1, from 256-bin histograms."""
+    h = np.array(hists, dtype=np.float64).reshape(len(hists), 256)
+    n = h.sum(axis=1)
+    moments = h @ _MOMENTS
+    mean = moments[:, 0] / n
+    std = np.sqrt(np.maximum(moments[:, 1] / n - mean * mean, 0.0))
+    cum = h.cumsum(axis=1)
+    p01 = (cum < (0.01 * n)[:, None]).sum(axis=1)  # first level whose cumulative count reaches 1%
+    p99 = (cum < (0.99 * n)[:, None]).sum(axis=1)
+    return [(round(m / 255, 4), round(s / 255, 4), round(a / 255, 4), round(b / 255, 4))
+            for m, s, a, b in zip(mean.tolist(), std.tolist(), p01.tolist(), p99.tolist())]
 
 
 def luminance_stats(gray: Image.Image) -> tuple[float, float, float, float]:
-    """Mean, RMS contrast (std) and 1st / 99th percentiles of luminance, 0..1, from one histogram."""
-    hist = np.array(gray.histogram(), dtype=np.float64)  # Pillow counts in C, no pixel copy
-    n = gray.width * gray.height
-    mean = float(hist @ _LEVELS) / n
-    std = max(float(hist @ _LEVELS_SQ) / n - mean * mean, 0.0) ** 0.5
-    cum = np.cumsum(hist)
-    p01, p99 = (int(v) for v in np.searchsorted(cum, (0.01 * n, 0.99 * n)))
-    return round(mean / 255, 4), round(std / 255, 4), round(p01 / 255, 4), round(p99 / 255, 4)
+    """:func:`luminance_batch` of one grayscale image."""
+    return luminance_batch([gray.convert("L").histogram()])[0]
 
 
 def _reduced_gray(img: Image.Image) -> Image.Image:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 import resource
 import signal
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 
-from dataclean.inspect import DEFAULT_MAX_PIXELS, Record, inspect_file
+from dataclean.inspect import DEFAULT_MAX_PIXELS, Record, Staged, complete, decode_file, inspect_files
 
 DEFAULT_MEMORY_LIMIT = 3 * 1024**3  # bytes of address space per worker
 DEFAULT_TIMEOUT = 60  # seconds per file
@@ -42,20 +43,22 @@ def _worker_init(memory_limit: int | None) -> None:
     signal.signal(signal.SIGALRM, _on_alarm)
 
 
-def inspect_guarded(path: str, max_pixels: int, timeout: int) -> Record:
-    """inspect_file with a time limit (runs in a worker; a MemoryError under the worker's memory cap
-    is already recorded by inspect_file as a decode error)."""
+def decode_guarded(path: str, max_pixels: int, timeout: int) -> Staged:
+    """decode_file with a time limit (runs in a worker; a MemoryError under the worker's memory cap
+    is already recorded by decode_file as a decode error)."""
     signal.alarm(timeout)
     try:
-        return inspect_file(path, max_pixels)
+        return decode_file(path, max_pixels)
     except _FileTimeout:
-        return Record(error="decode_error", error_detail=f"decoding took longer than {timeout} s")
+        return Record(error="decode_error", error_detail=f"decoding took longer than {timeout} s"), None
     finally:
         signal.alarm(0)
 
 
 def _run_chunk(paths: Sequence[str], max_pixels: int, timeout: int) -> list[Record]:
-    return [inspect_guarded(p, max_pixels, timeout) for p in paths]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # decoders warn about odd files; the record says what matters
+        return complete([decode_guarded(p, max_pixels, timeout) for p in paths])
 
 
 class Inspection:
@@ -91,11 +94,11 @@ class Inspection:
     def results(self, on_progress: Callable[[int], None] | None = None) -> list[Record]:
         """The records, in the order of ``paths``. ``on_progress(n)`` is called as files finish."""
         if self.workers == 0:
-            out = []
-            for p in self.paths:
-                out.append(inspect_file(p, self.max_pixels))
+            out: list[Record] = []
+            for lo in range(0, len(self.paths), 64):
+                out.extend(inspect_files(self.paths[lo : lo + 64], self.max_pixels))
                 if on_progress:
-                    on_progress(1)
+                    on_progress(len(self.paths[lo : lo + 64]))
             return out
         results: list[Record | None] = [None] * len(self.paths)
         lost = self._collect(results, on_progress)
