@@ -39,6 +39,7 @@ def start_audit(
     started = time.perf_counter()
     n_workers = (os.cpu_count() or 1) if workers is None else workers
     found = scan(root, exclude=[p for p in (labels_path, out_dir) if p])
-    paths = [str(found.root / p) for p in found.paths]
+    root = str(found.root)
+    paths = [os.path.join(root, p) for p in found.paths]
     return StartedAudit(found, Inspection(paths, n_workers, max_pixels=max_pixels), n_workers, max_pixels, started)
 

@@ -229,6 +229,8 @@ def _choose_plan(values: np.ndarray, d: int, method: Method) -> _Plan | None:
     for k in range(1, _MAX_K + 1):
         if d + k > HASH_BITS or comb(d + k, k) > _MAX_TABLES:
             break
+        if comb(d + k, k) * n * _COST_SORT >= best_cost:  # the sorts alone cost more, and grow with k
+            break
         plan = _make_plan(d, k)
         cost = _plan_cost(values, sample, plan)
         if cost < best_cost:

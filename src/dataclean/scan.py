@@ -45,17 +45,17 @@ def scan(root: str | os.PathLike[str], exclude: list[str | os.PathLike[str]] | N
     def onerror(exc: OSError) -> None:
         unreadable.append(Path(exc.filename).relative_to(base).as_posix() if exc.filename else str(exc))
 
-    skip = {Path(p).resolve() for p in exclude or []}
+    skip = {str(Path(p).resolve()) for p in exclude or []}
+    root_dir = str(base)
+    cut = len(root_dir) if root_dir.endswith(os.sep) else len(root_dir) + 1  # "/" as the root
     found: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(base, onerror=onerror):
-        here = Path(dirpath)
-        if here != base and (here in skip or QUARANTINE_JOURNAL in filenames):
+    for dirpath, dirnames, filenames in os.walk(root_dir, onerror=onerror):  # str paths: no pathlib per file
+        if dirpath != root_dir and (dirpath in skip or QUARANTINE_JOURNAL in filenames):
             dirnames[:] = []
             continue
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        rel_dir = here.relative_to(base)
-        found.extend((rel_dir / f).as_posix() for f in filenames)
-    found = [p for p in found if (base / p) not in skip]
+        prefix = "" if dirpath == root_dir else dirpath[cut:].replace(os.sep, "/") + "/"
+        found.extend(prefix + f for f in filenames if not skip or os.path.join(dirpath, f) not in skip)
     if not found:
         raise DatacleanError(f"no files found under {root}: expected {root}/<class>/<image> or a folder of images")
     found.sort()
