@@ -80,6 +80,14 @@ def test_bad_input_exits_2_with_one_line(tmp_path: Path) -> None:
         (["audit", str(one), "--set", "dark=0.2"], "Error: --set expects CHECK.PARAM=VALUE, got 'dark=0.2'"),
         (["audit", str(one), "--set", "dark.max=0.2"], "check 'dark' has no parameter 'max' (parameters: max_brightness, max_highlight)"),
         (["audit", str(one), "--labels", str(tmp_path / "l.csv")], f"Error: labels file not found: {tmp_path / 'l.csv'}"),
+        (["audit", str(one), "--labels", str(_write(tmp_path / "cols.csv", "file,class\na.png,x\n"))],
+         f"Error: labels file {tmp_path / 'cols.csv'} needs columns path,label; missing label, path"),
+        (["audit", str(one), "--labels", str(_write(tmp_path / "ragged.csv", "path,label\na.png,x\nb.png,y,z\n"))],
+         f"Error: labels file {tmp_path / 'ragged.csv'} line 3: expected 2 fields, found 3"),
+        (["audit", str(one), "--labels", str(_write(tmp_path / "bin.csv", b"path,label\n\xff\xfe,x\n"))],
+         f"Error: labels file {tmp_path / 'bin.csv'} is not a readable CSV"),
+        (["audit", str(one), "--labels", str(_write(tmp_path / "empty.csv", ""))],
+         f"Error: labels file {tmp_path / 'empty.csv'} needs columns path,label"),
     ]
     for args, message in cases:
         res = CliRunner().invoke(main, args)
@@ -89,13 +97,29 @@ def test_bad_input_exits_2_with_one_line(tmp_path: Path) -> None:
     assert not (tmp_path / "audit").exists() and not (one / "audit").exists()  # nothing written on bad input
 
 
-def test_audit_never_imports_tensorflow(planted: tuple[Path, dict[str, list[str]]], tmp_path: Path) -> None:
+def _write(path: Path, content: str | bytes) -> Path:
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    return path
+
+
+def test_labels_file_with_bom_and_extra_columns_is_read(tmp_path: Path) -> None:
+    from dataclean.audit import read_labels_file
+
+    labels = _write(tmp_path / "l.csv", b"\xef\xbb\xbfid,label,path\n1,cats,./cats/a.jpg\n\n2,dogs,dogs\\b.jpg\n")
+    assert read_labels_file(labels) == {"cats/a.jpg": "cats", "dogs/b.jpg": "dogs"}
+
+
+def test_audit_imports_neither_tensorflow_nor_pandas(planted: tuple[Path, dict[str, list[str]]], tmp_path: Path) -> None:
     root, _ = planted
     code = (
         "import sys\nfrom click.testing import CliRunner\nfrom dataclean.cli import main\n"
         f"r = CliRunner().invoke(main, ['audit', {str(root)!r}, '-o', {str(tmp_path)!r}, '-j', '0', '-q'])\n"
         "assert r.exit_code == 0, r.output\n"
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n"
+        "assert 'pandas' not in sys.modules, 'pandas costs ~0.3 s of start-up'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 

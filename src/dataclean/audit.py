@@ -6,30 +6,39 @@ atomically. Neither prints: the CLI renders the result with dataclean.report.
 
 from __future__ import annotations
 
+import csv
 import os
+import statistics
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from dataclean import __version__
 from dataclean.checks import REGISTRY, AuditContext, Finding, ordered_checks
 from dataclean.errors import DatacleanError, first_line
-from dataclean.inspect import DEFAULT_MAX_PIXELS, Record, as_row, thumbs_array
-from dataclean.io import write_csv, write_json
-from dataclean.manifest import ISSUE_COLUMNS, MANIFEST_COLUMNS
+from dataclean.inspect import DEFAULT_MAX_PIXELS, Record, record_fields, thumbs_array
+from dataclean.io import write_json
 from dataclean.launch import StartedAudit, start_audit
+from dataclean.manifest import ISSUE_COLUMNS, MANIFEST_COLUMNS
 from dataclean.scan import ScanResult
+from dataclean.table import Table
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 @dataclass
 class AuditResult:
-    manifest: pd.DataFrame
-    issues: pd.DataFrame
+    """An audit's outcome. ``table`` / ``issue_table`` are what gets written; ``manifest`` / ``issues``
+    are the same as DataFrames (pandas is imported only when they are asked for)."""
+
+    table: Table  # MANIFEST_COLUMNS, one row per file
+    issue_table: Table  # ISSUE_COLUMNS, one row per finding
     summary: dict[str, Any]
     findings: dict[str, list[Finding]]
     skipped: dict[str, str] = field(default_factory=dict)  # check -> why it did not run
@@ -37,6 +46,14 @@ class AuditResult:
     @property
     def fired(self) -> list[str]:
         return [name for name, f in self.findings.items() if f]
+
+    @cached_property
+    def manifest(self) -> pd.DataFrame:
+        return self.table.to_pandas()
+
+    @cached_property
+    def issues(self) -> pd.DataFrame:
+        return self.issue_table.to_pandas()
 
 
 def parse_params(settings: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -70,13 +87,23 @@ def read_labels_file(path: str | os.PathLike[str]) -> dict[str, str]:
     if not p.is_file():
         raise DatacleanError(f"labels file not found: {p}")
     try:
-        df = pd.read_csv(p, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        with open(p, newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.reader(fh))
+    except (UnicodeDecodeError, csv.Error) as exc:
         raise DatacleanError(f"labels file {p} is not a readable CSV: {first_line(exc)}") from exc
-    missing = {"path", "label"} - set(df.columns)
+    header = rows[0] if rows else []
+    missing = {"path", "label"} - set(header)
     if missing:
         raise DatacleanError(f"labels file {p} needs columns path,label; missing {', '.join(sorted(missing))}")
-    return {_relative_key(k): v for k, v in zip(df["path"], df["label"])}
+    at_path, at_label = header.index("path"), header.index("label")
+    out: dict[str, str] = {}
+    for line, row in enumerate(rows[1:], start=2):
+        if not row:
+            continue
+        if len(row) != len(header):
+            raise DatacleanError(f"labels file {p} line {line}: expected {len(header)} fields, found {len(row)}")
+        out[_relative_key(row[at_path])] = row[at_label]
+    return out
 
 
 def _relative_key(path: str) -> str:
@@ -113,40 +140,38 @@ def finish_audit(
     records = job.inspection.results(on_progress)
     inspected = time.perf_counter()
 
-    table = _table(found, records)
-    table.insert(3, "expected_label", [labels_file.get(p, "") for p in found.paths] if labels_file else "")
+    table = _table(found, records, labels_file)
     ctx = AuditContext(table=table, thumbs=thumbs_array(records), labels_file=labels_file, params=params or {})
     findings, skipped = _run_checks(ctx, found)
     table["issues"] = _issue_column(len(table), findings)
     table["group"] = ctx.clusters.group
-    manifest = _with_actions(table)[MANIFEST_COLUMNS]
+    _add_actions(table)
+    manifest = table.select(MANIFEST_COLUMNS)
     issues = _issues_table(manifest, findings)
     timing = {"inspect_s": round(inspected - started, 3), "total_s": round(time.perf_counter() - started, 3)}
     summary = _summary(manifest, found, findings, skipped, ctx, n_workers, max_pixels, labels_path, timing)
-    return AuditResult(manifest=manifest, issues=issues, summary=summary, findings=findings, skipped=skipped)
+    return AuditResult(table=manifest, issue_table=issues, summary=summary, findings=findings, skipped=skipped)
 
 
 def write_outputs(result: AuditResult, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
     out = Path(out_dir)
     paths = {"manifest": out / "manifest.csv", "issues": out / "issues.csv", "summary": out / "summary.json"}
     try:
-        write_csv(result.manifest, paths["manifest"])
-        write_csv(result.issues, paths["issues"])
+        result.table.write_csv(paths["manifest"])
+        result.issue_table.write_csv(paths["issues"])
         write_json(result.summary, paths["summary"])
     except OSError as exc:
         raise DatacleanError(f"cannot write outputs to {out}: {exc.strerror or exc}") from exc
     return paths
 
 
-def _table(found: ScanResult, records: list[Record]) -> pd.DataFrame:
-    rows = [as_row(r) for r in records]
-    df = pd.DataFrame(rows, columns=[c for c in MANIFEST_COLUMNS if c in rows[0]] if rows else None)
-    df.insert(0, "path", found.paths)
-    df.insert(1, "root", str(found.root))
-    df.insert(2, "label", found.labels)
-    df["width"] = df["width"].astype("Int64")
-    df["height"] = df["height"].astype("Int64")
-    return df
+def _table(found: ScanResult, records: list[Record], labels_file: dict[str, str] | None) -> Table:
+    table = Table({"path": found.paths, "root": str(found.root), "label": found.labels,
+                   "expected_label": [labels_file.get(p, "") for p in found.paths] if labels_file else ""},
+                  n=len(found.paths))
+    for name in record_fields():
+        table[name] = [getattr(r, name) for r in records]
+    return table
 
 
 def _run_checks(ctx: AuditContext, found: ScanResult) -> tuple[dict[str, list[Finding]], dict[str, str]]:
@@ -180,24 +205,25 @@ def _issue_column(n: int, findings: dict[str, list[Finding]]) -> list[str]:
     return [";".join(names) for names in per_row]
 
 
-def _with_actions(table: pd.DataFrame) -> pd.DataFrame:
-    from dataclean.fix.policy import propose_actions
+def _add_actions(table: Table) -> None:
+    from dataclean.fix.policy import decide_columns
 
-    return propose_actions(table)
+    decided = decide_columns(table)
+    table["action"], table["reason"] = decided["action"], decided["reason"]
 
 
-def _issues_table(manifest: pd.DataFrame, findings: dict[str, list[Finding]]) -> pd.DataFrame:
-    paths = manifest["path"].to_numpy()
+def _issues_table(manifest: Table, findings: dict[str, list[Finding]]) -> Table:
+    paths = manifest["path"]
     rows = [
         (paths[f.row] if f.row is not None else "", name, REGISTRY[name].severity, round(f.score, 4), f.group, f.detail)
         for name, found in findings.items()
         for f in found
     ]
-    return pd.DataFrame(rows, columns=ISSUE_COLUMNS)
+    return Table(dict(zip(ISSUE_COLUMNS, zip(*rows))) if rows else {c: [] for c in ISSUE_COLUMNS}, n=len(rows))
 
 
 def _summary(
-    manifest: pd.DataFrame,
+    manifest: Table,
     found: ScanResult,
     findings: dict[str, list[Finding]],
     skipped: dict[str, str],
@@ -207,7 +233,7 @@ def _summary(
     labels_path: Any,
     timing: dict[str, float],
 ) -> dict[str, Any]:
-    decoded = ctx.decoded
+    decoded = ctx.decoded.tolist()
     checks = {}
     for spec in ordered_checks():
         fs = findings.get(spec.name, [])
@@ -218,18 +244,16 @@ def _summary(
             "params": {**spec.params, **ctx.params.get(spec.name, {})},
             "skipped": skipped.get(spec.name),
         }
-    labelled = manifest[manifest["label"] != ""]
-    counts = labelled["label"].value_counts().sort_index()
-    with_issues = labelled[labelled["issues"] != ""]["label"].value_counts()
+    labels, issues, errors = manifest["label"], manifest["issues"], manifest["error"]
+    counts = Counter(lbl for lbl in labels if lbl)
+    with_issues = Counter(lbl for lbl, iss in zip(labels, issues) if lbl and iss)
+    n_labelled = sum(counts.values())
     classes = {
-        str(lbl): {
-            "files": int(c),
-            "share": round(float(c) / max(len(labelled), 1), 4),
-            "files_with_issues": int(with_issues.get(lbl, 0)),
-        }
-        for lbl, c in counts.items()
+        lbl: {"files": c, "share": round(c / max(n_labelled, 1), 4), "files_with_issues": with_issues[lbl]}
+        for lbl, c in sorted(counts.items())
     }
-    ok = manifest[decoded]
+    ok = [i for i, d in enumerate(decoded) if d]
+    formats = Counter(manifest["format"][i] for i in ok)
     return {
         "tool": "dataclean",
         "version": __version__,
@@ -237,19 +261,19 @@ def _summary(
         "root": str(found.root),
         "flat": found.flat,
         "files": len(manifest),
-        "decoded": int(decoded.sum()),
-        "errors": {k: int(v) for k, v in manifest["error"][manifest["error"] != ""].value_counts().items()},
-        "groups": int(manifest["group"].replace("", np.nan).nunique()),
+        "decoded": len(ok),
+        "errors": dict(Counter(e for e in errors if e).most_common()),
+        "groups": len({g for g in manifest["group"] if g}),
         "checks": checks,
         "classes": classes,
-        "imbalance_ratio": _imbalance(manifest[decoded]),
+        "imbalance_ratio": _imbalance([labels[i] for i in ok]),
         "stats": {
-            "bytes_total": int(manifest["bytes"].sum()),
-            "formats": {k: int(v) for k, v in ok["format"].value_counts().items()},
-            "width_median": _median(ok["width"]),
-            "height_median": _median(ok["height"]),
-            "brightness_median": _median(ok["brightness"]),
-            "contrast_median": _median(ok["contrast"]),
+            "bytes_total": sum(manifest["bytes"]),
+            "formats": dict(formats.most_common()),
+            "width_median": _median(manifest["width"], ok),
+            "height_median": _median(manifest["height"], ok),
+            "brightness_median": _median(manifest["brightness"], ok),
+            "contrast_median": _median(manifest["contrast"], ok),
         },
         "unreadable_dirs": found.unreadable_dirs,
         "parameters": {"workers": workers, "max_pixels": max_pixels, "labels": str(labels_path) if labels_path else None},
@@ -257,12 +281,12 @@ def _summary(
     }
 
 
-def _imbalance(decoded: pd.DataFrame) -> float | None:
+def _imbalance(decoded_labels: list[str]) -> float | None:
     """Largest / smallest class, counting decoded images (what a trainer could use)."""
-    counts = decoded.loc[decoded["label"] != "", "label"].value_counts()
-    return round(float(counts.max() / counts.min()), 3) if len(counts) > 1 else None
+    counts = Counter(lbl for lbl in decoded_labels if lbl)
+    return round(max(counts.values()) / min(counts.values()), 3) if len(counts) > 1 else None
 
 
-def _median(s: pd.Series) -> float | None:
-    s = pd.to_numeric(s, errors="coerce").dropna()
-    return round(float(s.median()), 4) if len(s) else None
+def _median(column: list[Any], rows: list[int]) -> float | None:
+    values = [column[i] for i in rows if column[i] is not None]
+    return round(float(statistics.median(values)), 4) if values else None

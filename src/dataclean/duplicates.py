@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from dataclean.hashing import from_hex
-from dataclean.neardup import near_duplicate_pairs
+from dataclean.neardup import verified_pairs
 
 if TYPE_CHECKING:
     from dataclean.checks.base import AuditContext
@@ -23,7 +22,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Clusters:
     exact_key: np.ndarray  # per row: md5 when it has an identical twin, else ""
-    near_pairs: pd.DataFrame  # i, j, distance, mirrored, similarity (table rows; identical twins excluded)
+    near_pairs: dict[str, np.ndarray]  # i, j, distance, mirrored, similarity (table rows; identical twins excluded)
     group: np.ndarray  # per row: "g1", "g2", ... or "" when alone
 
 
@@ -31,26 +30,34 @@ def find_clusters(ctx: "AuditContext", max_distance: int, min_similarity: float)
     table = ctx.table
     n = len(table)
     decoded = np.flatnonzero(ctx.decoded)
-    md5 = table["md5"].to_numpy(dtype=object)
-    dup_md5 = pd.Series(md5[decoded]).duplicated(keep=False).to_numpy()
+    md5 = np.array(table["md5"], dtype=object)
+    by_md5: dict[str, list[int]] = {}
+    for r in decoded.tolist():
+        by_md5.setdefault(md5[r], []).append(r)
     exact_key = np.full(n, "", dtype=object)
-    exact_key[decoded[dup_md5]] = md5[decoded[dup_md5]]
+    twin_src: list[int] = []
+    twin_dst: list[int] = []
+    for rows in by_md5.values():
+        if len(rows) > 1:  # exact twins: chain each member to the first member of its md5 group
+            exact_key[rows] = md5[rows[0]]
+            twin_src += rows
+            twin_dst += [rows[0]] * len(rows)
 
-    sub = near_duplicate_pairs(
-        from_hex(table["phash"].to_numpy()[decoded]),
-        from_hex(table["phash_mirror"].to_numpy()[decoded]),
+    phash, mirror = table["phash"], table["phash_mirror"]
+    sub = verified_pairs(
+        from_hex([phash[r] for r in decoded]),
+        from_hex([mirror[r] for r in decoded]),
         ctx.thumbs[decoded],
         max_distance=max_distance,
         min_similarity=min_similarity,
     )
-    near = sub.assign(i=decoded[sub["i"].to_numpy()], j=decoded[sub["j"].to_numpy()])
-    near = near[md5[near["i"].to_numpy()] != md5[near["j"].to_numpy()]].reset_index(drop=True)
+    i, j = decoded[sub["i"]], decoded[sub["j"]]
+    keep = md5[i] != md5[j] if len(i) else np.zeros(0, dtype=bool)
+    near = {**{k: v[keep] for k, v in sub.items()}, "i": i[keep], "j": j[keep]}
 
-    # exact twins: chain each member to the first member of its md5 group
-    first = pd.Series(np.arange(n)[decoded[dup_md5]]).groupby(md5[decoded[dup_md5]]).transform("min").to_numpy()
-    src = np.concatenate([np.arange(n)[decoded[dup_md5]], near["i"].to_numpy(dtype=np.int64)])
-    dst = np.concatenate([first, near["j"].to_numpy(dtype=np.int64)])
-    group = _component_ids(n, src.astype(np.int64), dst.astype(np.int64))
+    src = np.concatenate([np.array(twin_src, dtype=np.int64), near["i"].astype(np.int64)])
+    dst = np.concatenate([np.array(twin_dst, dtype=np.int64), near["j"].astype(np.int64)])
+    group = _component_ids(n, src, dst)
     return Clusters(exact_key=exact_key, near_pairs=near, group=group)
 
 

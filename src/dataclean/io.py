@@ -9,9 +9,10 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @contextmanager
@@ -39,7 +40,7 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w", newline: str | N
         raise
 
 
-def write_csv(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+def write_csv(df: "pd.DataFrame", path: str | os.PathLike[str]) -> None:
     """Write ``df`` as UTF-8 CSV without the index, atomically.
 
     File names that are not valid UTF-8 (Python holds them as surrogate escapes) are written back as

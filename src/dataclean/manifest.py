@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from dataclean.errors import DatacleanError, first_line
+
+if TYPE_CHECKING:  # pandas is imported where a manifest is read: `dataclean audit` never needs it
+    import pandas as pd
 
 #: Columns written by ``dataclean audit``, in order.
 MANIFEST_COLUMNS: list[str] = [
@@ -58,6 +60,8 @@ def read_manifest(path: str | os.PathLike[str], required: Iterable[str] = REQUIR
     Empty cells in text columns are read as empty strings, not NaN. Raises DatacleanError with a
     one-line message naming the file and the problem.
     """
+    import pandas as pd
+
     p = Path(path)
     if not p.is_file():
         raise DatacleanError(f"manifest not found: {p}")
@@ -78,4 +82,6 @@ def read_manifest(path: str | os.PathLike[str], required: Iterable[str] = REQUIR
 
 def absolute_paths(df: pd.DataFrame) -> pd.Series:
     """Each row's file as an absolute path: ``root / path``."""
+    import pandas as pd
+
     return pd.Series([str(Path(r) / p) for r, p in zip(df["root"], df["path"])], index=df.index)

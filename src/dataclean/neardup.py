@@ -25,10 +25,12 @@ from functools import reduce
 from itertools import combinations
 from math import comb
 from operator import or_
-from typing import Iterator, Literal
+from typing import TYPE_CHECKING, Iterator, Literal
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 HASH_BITS = 64
 
@@ -384,7 +386,7 @@ def near_duplicate_pairs(
     thumbs: np.ndarray,
     max_distance: int = DEFAULT_MAX_DISTANCE,
     min_similarity: float = DEFAULT_MIN_SIMILARITY,
-) -> pd.DataFrame:
+) -> "pd.DataFrame":
     """Verified near-duplicate pairs among n images, mirrored copies included.
 
     Candidates are pairs whose pHashes are within ``max_distance`` bits directly, or with one image
@@ -395,6 +397,19 @@ def near_duplicate_pairs(
     Returns a DataFrame with columns ``i, j`` (int64, ``i < j``), ``distance`` (int64),
     ``mirrored`` (bool) and ``similarity`` (float64), one row per unordered pair, sorted by ``i, j``.
     """
+    import pandas as pd
+
+    return pd.DataFrame(verified_pairs(phash, phash_mirror, thumbs, max_distance, min_similarity))
+
+
+def verified_pairs(
+    phash: np.ndarray,
+    phash_mirror: np.ndarray,
+    thumbs: np.ndarray,
+    max_distance: int = DEFAULT_MAX_DISTANCE,
+    min_similarity: float = DEFAULT_MIN_SIMILARITY,
+) -> dict[str, np.ndarray]:
+    """:func:`near_duplicate_pairs` as a dict of equal-length arrays (no pandas)."""
     _check_inputs(phash, phash_mirror, thumbs)
     d = _check_distance(max_distance)
     if not -1.0 <= float(min_similarity) <= 1.0:
@@ -407,12 +422,10 @@ def near_duplicate_pairs(
     mirrored = mirror < direct
     sim = thumb_similarity(thumbs, i, j, mirrored)
     keep = (np.minimum(direct, mirror) <= d) & (sim >= min_similarity)
-    return pd.DataFrame(
-        {
-            "i": i[keep].astype(np.int64),
-            "j": j[keep].astype(np.int64),
-            "distance": np.minimum(direct, mirror)[keep],
-            "mirrored": mirrored[keep],
-            "similarity": sim[keep],
-        }
-    )
+    return {
+        "i": i[keep].astype(np.int64),
+        "j": j[keep].astype(np.int64),
+        "distance": np.minimum(direct, mirror)[keep],
+        "mirrored": mirrored[keep],
+        "similarity": sim[keep],
+    }

@@ -90,7 +90,7 @@ def example_panels(result: AuditResult, examples: int) -> Iterator[Panel]:
 def _describe(result: AuditResult, finding: Any) -> str:
     if finding.row is None:
         return printable(finding.detail)
-    return printable(f"{result.manifest['path'].iat[finding.row]}: {finding.detail}")  # details name paths too
+    return printable(f"{result.table['path'][finding.row]}: {finding.detail}")  # details name paths too
 
 
 def printable(path: str) -> str:

@@ -14,10 +14,10 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 if TYPE_CHECKING:
     from dataclean.duplicates import Clusters
+    from dataclean.table import Table
 
 SEVERITIES = ("error", "warning", "info")
 
@@ -84,17 +84,18 @@ def ordered_checks(names: Iterable[str] | None = None) -> list[CheckSpec]:
 
 @dataclass
 class AuditContext:
-    """Everything a check may look at. ``table`` has one row per file (manifest columns so far)."""
+    """Everything a check may look at. ``table`` has one row per file (manifest columns so far):
+    ``table["path"]`` is a list of values, ``table.numbers("width")`` a float array with NaN gaps."""
 
-    table: pd.DataFrame
+    table: "Table"
     thumbs: np.ndarray  # (n, 16, 16) uint8, zeros where the file did not decode
     labels_file: dict[str, str] | None = None  # path -> expected label, from --labels
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-check overrides
 
-    @property
+    @cached_property
     def decoded(self) -> np.ndarray:
         """Boolean mask of rows whose pixels were decoded (they have hashes and metrics)."""
-        return (self.table["phash"] != "").to_numpy()
+        return np.array([h != "" for h in self.table["phash"]], dtype=bool)
 
     @cached_property
     def clusters(self) -> "Clusters":

@@ -6,7 +6,7 @@ from dataclean.duplicates import members
 
 @check("exact_duplicate", "warning", "files with identical bytes (same MD5); every member of a group is flagged", fix_action="drop")
 def exact_duplicate(ctx: AuditContext) -> list[Finding]:
-    paths = ctx.table["path"].to_numpy()
+    paths = ctx.table["path"]
     out = []
     for rows in members(ctx.clusters.exact_key).values():
         for r in rows:

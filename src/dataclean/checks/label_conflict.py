@@ -6,7 +6,7 @@ from dataclean.duplicates import members
 
 @check("label_conflict", "error", "the same or a near-same image under two or more classes", needs_labels=True, fix_action="drop")
 def label_conflict(ctx: AuditContext) -> list[Finding]:
-    labels = ctx.table["label"].to_numpy()
+    labels = ctx.table["label"]
     out = []
     for gid, rows in members(ctx.clusters.group).items():
         names = sorted({labels[r] for r in rows if labels[r]})

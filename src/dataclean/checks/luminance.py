@@ -19,7 +19,7 @@ from dataclean.checks.base import AuditContext, Finding, check
 
 
 def _column(ctx: AuditContext, name: str) -> np.ndarray:
-    return ctx.table[name].to_numpy(dtype=float, na_value=np.nan)
+    return ctx.table.numbers(name)
 
 
 def _flag(ctx: AuditContext, hit: np.ndarray, score: str, detail: str) -> list[Finding]:

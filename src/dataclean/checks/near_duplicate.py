@@ -15,9 +15,11 @@ def near_duplicate(
     check sees the same groups. Their defaults and the evidence for them are in dataclean.neardup.
     """
     c = ctx.clusters
-    paths = ctx.table["path"].to_numpy()
+    paths = ctx.table["path"]
     out = []
-    for i, j, dist, mirrored, sim in c.near_pairs[["i", "j", "distance", "mirrored", "similarity"]].itertuples(index=False):
+    p = c.near_pairs
+    for i, j, dist, mirrored, sim in zip(p["i"].tolist(), p["j"].tolist(), p["distance"].tolist(), p["mirrored"].tolist(),
+                                         p["similarity"].tolist()):
         how = " (mirrored)" if mirrored else ""
         for a, b in ((i, j), (j, i)):
             out.append(Finding(int(a), float(dist), f"phash distance {dist} to {paths[b]}{how}, similarity {sim:.2f}",

@@ -18,8 +18,7 @@ def resolution(
     ctx: AuditContext, min_side: int = 32, max_aspect: float = 4.0, iqr_k: float = 3.0, min_factor: float = 8.0
 ) -> list[Finding]:
     t = ctx.table
-    w = t["width"].to_numpy(dtype=float, na_value=np.nan)
-    h = t["height"].to_numpy(dtype=float, na_value=np.nan)
+    w, h = t.numbers("width"), t.numbers("height")
     ok = np.isfinite(w) & np.isfinite(h) & (w > 0) & (h > 0)
     log_area = np.full(len(t), np.nan)
     log_area[ok] = np.log(w[ok] * h[ok])

@@ -1,14 +1,26 @@
 """``dataclean fix``: apply a policy to an audit manifest, split what is kept, optionally quarantine.
 
-The click command lives in :mod:`dataclean.fix.cli`; these are the library entry points.
+The click command lives in :mod:`dataclean.fix.cli`; these are the library entry points. They are
+loaded on first use, so that ``dataclean audit`` can use :mod:`dataclean.fix.policy` without
+importing pandas through the rest of the package.
 """
 
-from dataclean.fix.engine import FixPlan, apply_quarantine, plan_fix, write_outputs
-from dataclean.fix.policy import DEFAULT_ACTIONS, KEEP_ONE_RULE, Policy, load_policy, propose_actions
-from dataclean.fix.quarantine import undo
-from dataclean.fix.split import assign_splits
-from dataclean.fix.summary import render_summary, summarize
+from __future__ import annotations
 
-__all__ = ["DEFAULT_ACTIONS", "KEEP_ONE_RULE", "FixPlan", "Policy", "apply_quarantine", "assign_splits",
-           "load_policy", "plan_fix", "propose_actions", "render_summary", "summarize", "undo",
-           "write_outputs"]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "FixPlan": "engine", "apply_quarantine": "engine", "plan_fix": "engine", "write_outputs": "engine",
+    "DEFAULT_ACTIONS": "policy", "KEEP_ONE_RULE": "policy", "Policy": "policy", "load_policy": "policy",
+    "propose_actions": "policy", "undo": "quarantine", "assign_splits": "split", "render_summary": "summary",
+    "summarize": "summary",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)

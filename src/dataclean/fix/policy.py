@@ -13,12 +13,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from dataclean.checks import ordered_checks
 from dataclean.errors import DatacleanError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -182,10 +183,14 @@ def _number(value: Any) -> float:
     return x if math.isfinite(x) else 0.0
 
 
-def _text(df: pd.DataFrame, column: str) -> list[str]:
-    if column not in df.columns:
+def _text(df: Any, column: str) -> list[str]:
+    if column not in df:
         return [""] * len(df)
-    return ["" if not isinstance(v, str) else v for v in df[column].tolist()]
+    return ["" if not isinstance(v, str) else v for v in _values(df[column])]
+
+
+def _values(column: Any) -> list[Any]:
+    return column.tolist() if hasattr(column, "tolist") else list(column)
 
 
 @dataclass
@@ -207,16 +212,25 @@ def decide(df: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:
 
     Returns a new frame with those three columns, indexed like ``df``. See ``propose_actions``.
     """
+    import pandas as pd
+
+    return pd.DataFrame(decide_columns(df, policy), index=df.index)
+
+
+def decide_columns(df: Any, policy: Policy | None = None) -> dict[str, list[str]]:
+    """:func:`decide` on any table with manifest columns (a DataFrame or a dataclean.table.Table):
+    lists ``action``, ``reason`` and ``check``, one value per row."""
     policy = policy or Policy()
     paths = _text(df, "path")
     labels = _text(df, "label")
     errors = _text(df, "error")
     groups = [g.strip() for g in _text(df, "group")]
     md5s = _text(df, "md5")
-    issues = [split_issues(v) for v in (df["issues"] if "issues" in df.columns else [""] * len(df))]
+    issues = [split_issues(v) for v in _text(df, "issues")]
     expected = _text(df, "expected_label")
-    px = [_number(w) * _number(h) for w, h in zip(df.get("width", [0] * len(df)), df.get("height", [0] * len(df)))]
-    size = [_number(b) for b in df.get("bytes", [0] * len(df))]
+    zeros = [0] * len(df)
+    px = [_number(w) * _number(h) for w, h in zip(_values(df.get("width", zeros)), _values(df.get("height", zeros)))]
+    size = [_number(b) for b in _values(df.get("bytes", zeros))]
 
     members: dict[str, list[int]] = defaultdict(list)
     for i, g in enumerate(groups):
@@ -283,7 +297,7 @@ def decide(df: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:
         out_action.append(ACTIONS[sev])
         out_reason.append("; ".join(r for _, r in top))
         out_check.append(next((c for c, _ in top if c), ""))
-    return pd.DataFrame({"action": out_action, "reason": out_reason, "check": out_check}, index=df.index)
+    return {"action": out_action, "reason": out_reason, "check": out_check}
 
 
 def propose_actions(df: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:
