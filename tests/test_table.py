@@ -34,6 +34,13 @@ def test_write_csv_text_exactly(tmp_path: Path) -> None:
     )
 
 
+def test_numpy_scalars_are_written_as_plain_numbers(tmp_path: Path) -> None:
+    import numpy as np
+
+    Table({"score": [np.float64(12.5), np.int64(3), np.float32(0.25), True]}).write_csv(tmp_path / "i.csv")
+    assert (tmp_path / "i.csv").read_text() == "score\n12.5\n3\n0.25\nTrue\n"
+
+
 def test_written_csv_reads_back_as_the_dataframe(tmp_path: Path) -> None:
     t = _table()
     t.write_csv(tmp_path / "m.csv")

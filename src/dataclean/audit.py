@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from dataclean import __version__
 from dataclean.checks import REGISTRY, AuditContext, Finding, ordered_checks
 from dataclean.errors import DatacleanError, first_line
+from dataclean.fix.policy import decide_columns
 from dataclean.inspect import DEFAULT_MAX_PIXELS, Record, record_fields, thumbs_array
 from dataclean.io import write_json
 from dataclean.launch import StartedAudit, start_audit
@@ -206,8 +207,6 @@ def _issue_column(n: int, findings: dict[str, list[Finding]]) -> list[str]:
 
 
 def _add_actions(table: Table) -> None:
-    from dataclean.fix.policy import decide_columns
-
     decided = decide_columns(table)
     table["action"], table["reason"] = decided["action"], decided["reason"]
 

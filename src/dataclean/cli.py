@@ -127,13 +127,15 @@ def audit(data: str, out: str, workers: int | None, labels: str | None, fail_on:
     from dataclean.inspect import DEFAULT_MAX_PIXELS
     from dataclean.launch import start_audit
 
-    # Submit the files to the workers first: the imports below (pandas, the checks) overlap their work.
+    # Submit the files to the workers first: everything imported below (the checks, the report) is
+    # loaded while they decode.
     job = start_audit(data, workers=workers, labels_path=labels, max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
                       out_dir=out)
     try:
         from rich.console import Console
 
         from dataclean.audit import finish_audit, parse_params, read_labels_file, write_outputs
+        from dataclean.report import audit_report
 
         fail_checks = _check_list(fail_on)
         params = parse_params(settings)
@@ -153,8 +155,6 @@ def audit(data: str, out: str, workers: int | None, labels: str | None, fail_on:
         counts = ", ".join(f"{n} {result.summary['checks'][n]['files'] or len(result.findings[n])}" for n in result.fired)
         click.echo(f"audited {result.summary['files']} files: {counts or 'no issues'}; outputs in {out}/")
     else:
-        from dataclean.report import audit_report
-
         console = Console()
         console.print(audit_report(result, examples))
         console.print(f"Wrote {', '.join(str(p) for p in written.values())}", style="dim")

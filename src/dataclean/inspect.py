@@ -283,6 +283,8 @@ def _to_gray(img: Image.Image) -> Image.Image:
         rgba = img.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(white, rgba).convert("L")  # what a viewer shows
+    if img.mode == "L":
+        return img  # nothing to convert (a JPEG drafted to luma): no copy
     try:
         return img.convert("L")
     except ValueError:  # modes Pillow cannot convert (LAB, ...): the first band is the lightness
@@ -323,12 +325,6 @@ def record_fields() -> list[str]:
 
 def thumbs_array(records: list[Record]) -> np.ndarray:
     """Stack records' thumbnails into an (n, 16, 16) uint8 array (zeros where not decoded)."""
-    out = np.zeros((len(records), THUMB_SIZE, THUMB_SIZE), dtype=np.uint8)
-    for i, r in enumerate(records):
-        if r.thumb:
-            out[i] = np.frombuffer(r.thumb, dtype=np.uint8).reshape(THUMB_SIZE, THUMB_SIZE)
-    return out
-
-
-def as_row(rec: Record) -> dict[str, Any]:
-    return {f: getattr(rec, f) for f in record_fields()}
+    blank = bytes(THUMB_SIZE * THUMB_SIZE)
+    flat = b"".join(r.thumb or blank for r in records)
+    return np.frombuffer(flat, dtype=np.uint8).reshape(len(records), THUMB_SIZE, THUMB_SIZE).copy()

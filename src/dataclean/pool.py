@@ -61,6 +61,15 @@ def _run_chunk(paths: Sequence[str], max_pixels: int, timeout: int) -> list[Reco
         return complete([decode_guarded(p, max_pixels, timeout) for p in paths])
 
 
+def _chunks(n: int, workers: int, most: int = 64) -> list[range]:
+    """Consecutive chunks of up to ``most`` files (at least 8 per worker), the last stretch in
+    quarter-size chunks so that the workers finish together rather than one waiting on the other."""
+    size = max(1, min(most, n // (workers * 8)))
+    tail = min(n, workers * size * 2)
+    starts = [*range(0, n - tail, size), *range(n - tail, n, max(1, size // 4))]
+    return [range(a, b) for a, b in zip(starts, [*starts[1:], n])]
+
+
 class Inspection:
     """Inspection of many files, started on construction; :meth:`results` waits for the records.
 
@@ -82,8 +91,7 @@ class Inspection:
         self._executor: ProcessPoolExecutor | None = None
         self._pending: dict[Future[list[Record]], range] = {}
         if workers > 0 and self.paths:
-            chunk = max(1, min(64, len(self.paths) // (workers * 8) or 1))
-            chunks = [range(i, min(i + chunk, len(self.paths))) for i in range(0, len(self.paths), chunk)]
+            chunks = _chunks(len(self.paths), workers)
             self._executor, self._pending = self._submit(chunks, min(workers, len(chunks)))
 
     def _submit(self, chunks: list[range], workers: int) -> tuple[ProcessPoolExecutor, dict[Future[list[Record]], range]]:

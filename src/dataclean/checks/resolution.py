@@ -19,7 +19,9 @@ def resolution(
 ) -> list[Finding]:
     t = ctx.table
     w, h = t.numbers("width"), t.numbers("height")
-    ok = np.isfinite(w) & np.isfinite(h) & (w > 0) & (h > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):  # missing or zero sizes are simply not ok
+        ok = np.isfinite(w) & np.isfinite(h) & (w > 0) & (h > 0)
+        side, aspect = np.fmin(w, h), np.fmax(w, h) / np.fmin(w, h)
     log_area = np.full(len(t), np.nan)
     log_area[ok] = np.log(w[ok] * h[ok])
     lo = hi = None
@@ -27,17 +29,19 @@ def resolution(
         q1, med, q3 = np.percentile(log_area[ok], [25, 50, 75])
         fence = max(iqr_k * (q3 - q1), np.log(min_factor))
         lo, hi = med - fence, med + fence
+    odd = ok & ((side < min_side) | (aspect > max_aspect))
+    if lo is not None:
+        odd |= ok & ~((lo <= log_area) & (log_area <= hi))
     out = []
-    for r in np.flatnonzero(ok):
-        side, aspect = min(w[r], h[r]), max(w[r], h[r]) / min(w[r], h[r])
+    for r in np.flatnonzero(odd).tolist():  # only the flagged rows, in row order
         size = f"{int(w[r])}x{int(h[r])}"
-        if side < min_side:
-            out.append(Finding(int(r), side, f"tiny: {size} (shorter side < {min_side})"))
-        elif aspect > max_aspect:
-            out.append(Finding(int(r), aspect, f"aspect ratio {aspect:.1f}: {size}"))
-        elif lo is not None and not lo <= log_area[r] <= hi:
-            factor = np.exp(log_area[r] - (lo + hi) / 2)
+        if side[r] < min_side:
+            out.append(Finding(r, float(side[r]), f"tiny: {size} (shorter side < {min_side})"))
+        elif aspect[r] > max_aspect:
+            out.append(Finding(r, float(aspect[r]), f"aspect ratio {aspect[r]:.1f}: {size}"))
+        else:
+            factor = float(np.exp(log_area[r] - (lo + hi) / 2))
             word = "larger" if factor > 1 else "smaller"
             ratio = factor if factor > 1 else 1 / factor
-            out.append(Finding(int(r), float(factor), f"size outlier: {size}, {ratio:.0f}x {word} than the median area"))
+            out.append(Finding(r, factor, f"size outlier: {size}, {ratio:.0f}x {word} than the median area"))
     return out
