@@ -8,8 +8,9 @@ from dataclean.checks.files import file_name, is_system_file
 def duplicate_filename(ctx: AuditContext) -> list[Finding]:
     folders: dict[str, dict[int, str]] = {}
     for row, (path, label) in enumerate(zip(ctx.table["path"], ctx.table["label"])):
-        if label and not is_system_file(path):
-            folders.setdefault(file_name(path).lower(), {})[row] = label
+        name = file_name(path)
+        if label and not is_system_file(name):
+            folders.setdefault(name.lower(), {})[row] = label
     out = []
     for rows in folders.values():
         labels = set(rows.values())

@@ -9,16 +9,18 @@ def naming(ctx: AuditContext) -> list[Finding]:
     t = ctx.table
     out = []
     for row, (path, fmt, code) in enumerate(zip(t["path"], t["format"], t["error"])):
-        ext = extension(path)
-        if is_system_file(path):
+        name = file_name(path)
+        ext = extension(name)
+        allowed = FORMAT_EXTENSIONS.get(fmt)
+        if is_system_file(name):
             out.append(Finding(row, 1.0, "hidden or system file"))
-        elif code == "not_an_image" and not is_image_name(path):
+        elif code == "not_an_image" and not is_image_name(name):
             out.append(Finding(row, 1.0, f"non-image file ({ext or 'no extension'})"))
-        elif fmt and ext not in FORMAT_EXTENSIONS.get(fmt, {ext}):
+        elif allowed is not None and ext not in allowed:
             out.append(Finding(row, 1.0, f"extension {ext or '(none)'} but the content is {fmt}"))
-        elif not _utf8(path):
+        elif not path.isascii() and not _utf8(path):
             out.append(Finding(row, 1.0, "file name is not valid UTF-8"))
-        elif not path.isprintable() or file_name(path) != file_name(path).strip():
+        elif not path.isprintable() or name != name.strip():
             out.append(Finding(row, 1.0, "file name has control characters or surrounding spaces"))
     return out
 

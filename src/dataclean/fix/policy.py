@@ -240,6 +240,8 @@ def decide_columns(df: Any, policy: Policy | None = None) -> dict[str, list[str]
 
     rows = [_Row() for _ in paths]
     for i, row in enumerate(rows):
+        if not (errors[i] or issues[i] or groups[i]):
+            continue  # a clean file: nothing to decide (most rows)
         found = set(issues[i])
         if errors[i] or "corrupt" in found:  # never trainable; non-image files are named as such
             what = "not an image file" if errors[i] == "not_an_image" and "corrupt" not in found else "corrupt"
@@ -291,6 +293,11 @@ def decide_columns(df: Any, policy: Policy | None = None) -> dict[str, list[str]
 
     out_action, out_reason, out_check = [], [], []
     for row in rows:
+        if not row.notes:
+            out_action.append("keep")
+            out_reason.append("")
+            out_check.append("")
+            continue
         sev = row.severity
         top = [(c, r) for s, c, r in row.notes if s == sev]
         top.sort(key=lambda cr: CHECKS.index(cr[0]) if cr[0] in CHECKS else -1 if not cr[0] else len(CHECKS))
