@@ -226,7 +226,7 @@ _MOMENTS = np.stack([np.arange(256, dtype=np.float64), np.arange(256, dtype=np.f
 
 def luminance_batch(hists: list[list[int]]) -> list[tuple[float, float, float, float]]:
     """Mean, RMS contrast (std) and 1st / 99th percentiles of luminance, 0..1, from 256-bin histograms."""
-    h = np.array(hists, dtype=np.float64).reshape(len(hists), 256)
+    h = np.array(hists, dtype=np.int64).reshape(len(hists), 256).astype(np.float64)  # int64: faster from lists
     n = h.sum(axis=1)
     moments = h @ _MOMENTS
     mean = moments[:, 0] / n
