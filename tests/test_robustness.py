@@ -99,3 +99,15 @@ def test_first_line_of_an_error() -> None:
     assert first_line(ValueError("  one\ntwo")) == "one"
     assert first_line(KeyError()) == "KeyError"
     assert first_line(WithMessage("{{node}} noisy")) == "bare message"
+
+
+def test_outputs_get_the_permissions_open_would_give(tmp_path: Path) -> None:
+    """Atomic writes go through a private temp file; the finished outputs must not stay private."""
+    root = _dataset(tmp_path / "data", n=2)
+    old = os.umask(0o022)
+    try:
+        assert _invoke("audit", str(root), "--out", str(tmp_path / "audit"), "-j", "0", "-q").exit_code == 0
+    finally:
+        os.umask(old)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "audit").iterdir()}
+    assert modes == {"manifest.csv": 0o644, "issues.csv": 0o644, "summary.json": 0o644}

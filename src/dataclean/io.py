@@ -26,6 +26,8 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w", newline: str | N
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        if hasattr(os, "fchmod"):  # mkstemp makes the file private (0600); outputs get what open() would give
+            os.fchmod(fd, 0o666 & ~_umask())
         kwargs: dict[str, Any] = {} if "b" in mode else {"encoding": "utf-8", "newline": newline, "errors": errors}
         with os.fdopen(fd, mode, **kwargs) as fh:
             yield fh
@@ -38,6 +40,12 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w", newline: str | N
         except FileNotFoundError:
             pass
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it: put it straight back
+    os.umask(mask)
+    return mask
 
 
 def write_csv(df: "pd.DataFrame", path: str | os.PathLike[str]) -> None:
