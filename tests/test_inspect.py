@@ -131,3 +131,26 @@ def test_hashes_see_the_picture_upright_like_a_resaved_copy(tmp_path: Path) -> N
     a, b = inspect_file(sideways), inspect_file(_save(upright, tmp_path / "u.png", "PNG"))
     assert (a.width, a.height) == (b.width, b.height) == (96, 64)
     assert a.phash == b.phash and a.thumb == b.thumb
+
+
+@pytest.mark.parametrize("orientation", [2, 3, 4, 5, 6, 7, 8])
+def test_covered_region_follows_the_exif_transpose(orientation: int) -> None:
+    """The region a reduced image covers (its partial last row/column excluded) moves with the transpose."""
+    from dataclean.inspect import _ORIENT, _transpose_box
+
+    img = Image.new("L", (7, 5), 0)
+    img.paste(255, (0, 0, 3, 2))  # the covered region: 3x2 at the top left
+    ys, xs = np.nonzero(np.asarray(img.transpose(_ORIENT[orientation])))
+    assert _transpose_box((0, 0, 3, 2), (7, 5), orientation) == (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+
+
+def test_a_half_size_copy_lines_up_when_the_scale_does_not_divide_the_size(tmp_path: Path) -> None:
+    """533 px at 1/4 scale is 133.25 columns: the 32x32 reduction must cover 133.25, not 134."""
+    from dataclean.synth import photo
+
+    big = photo(np.random.default_rng(5), "circles", (533, 400))
+    a = inspect_file(_save(big, tmp_path / "a.jpg", "JPEG", quality=95))
+    b = inspect_file(_save(big.resize((266, 200), Image.Resampling.LANCZOS), tmp_path / "b.jpg", "JPEG", quality=95))
+    ta, tb = (np.frombuffer(r.thumb, dtype=np.uint8).astype(float) for r in (a, b))
+    assert np.corrcoef(ta, tb)[0, 1] > 0.9995  # 0.9988 when the partial column is stretched over
+    assert a.phash == b.phash  # 2 bits apart when it is

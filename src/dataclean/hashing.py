@@ -39,11 +39,12 @@ def low_frequencies(gray32: np.ndarray) -> np.ndarray:
     return _DCT @ gray32 @ _DCT.T
 
 
-def reduce32(gray: Image.Image) -> Image.Image:
-    """The 32x32 area-average reduction every signature is computed from (grayscale ``L``)."""
+def reduce32(gray: Image.Image, box: tuple[float, float, float, float] | None = None) -> Image.Image:
+    """The 32x32 area-average reduction every signature is computed from (grayscale ``L``), of the
+    region ``box`` (left, upper, right, lower; fractional pixels allowed) or of the whole image."""
     if gray.mode != "L":
         gray = gray.convert("L")
-    return gray.resize((_PHASH_SIDE, _PHASH_SIDE), Image.Resampling.BOX)
+    return gray.resize((_PHASH_SIDE, _PHASH_SIDE), Image.Resampling.BOX, box=box)
 
 
 def signatures_batch(reduced: list[bytes]) -> tuple[list[str], list[str], list[bytes]]:

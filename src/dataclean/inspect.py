@@ -186,20 +186,20 @@ def _decode_into(rec: Record, data: bytes, max_pixels: int) -> Reduced | None:
     if w * h > max_pixels:
         _fail(rec, "too_large", f"{w}x{h} = {w * h:,} pixels exceeds the cap of {max_pixels:,}")
         return None
-    small = _reduced_gray(img)  # decode before anything else reads the file (PNG getexif() loads it)
+    small, box = _reduced_gray(img)  # decode before anything else reads the file (PNG getexif() loads it)
     orientation = _orientation(img)
     if orientation in _TRANSPOSED_ORIENTATIONS:
         w, h = h, w
     rec.width, rec.height = w, h
     if orientation in _ORIENT:  # hash the picture as viewers show it, like any re-saved copy of it
-        small = small.transpose(_ORIENT[orientation])
+        small, box = small.transpose(_ORIENT[orientation]), _transpose_box(box, small.size, orientation)
     if rec.format == "JPEG" and not _has_jpeg_end(data):
         _fail(rec, "truncated", "JPEG data ends without an end-of-image marker")
         return None
     why = tf_unsupported_reason(rec.format, img, data)
     if why:  # still an image: metrics and hashes are computed
         _fail(rec, "tf_unsupported", why)
-    return Reduced(small.histogram(), reduce32(small).tobytes())
+    return Reduced(small.histogram(), reduce32(small, box).tobytes())
 
 
 def tf_unsupported_reason(fmt: str, img: Image.Image, data: bytes) -> str:
@@ -243,24 +243,40 @@ def luminance_stats(gray: Image.Image) -> tuple[float, float, float, float]:
     return luminance_batch([gray.convert("L").histogram()])[0]
 
 
-def _reduced_gray(img: Image.Image) -> Image.Image:
-    """Decode ``img`` once into a grayscale image at most about WORK_SIDE on its longer side.
+def _reduced_gray(img: Image.Image) -> tuple[Image.Image, tuple[float, float, float, float]]:
+    """Decode ``img`` once into a grayscale image at most about WORK_SIDE on its longer side, and
+    the region of that image the picture covers.
 
     Every format reaches the small image the same way, by area averaging: a JPEG by DCT scaling
     (each 8x8 block reduced to its lowest frequencies), any other format by a box reduction with the
     factor the JPEG decoder would have used. A copy saved in another format then hashes like its
-    original (benchmarks/neardup_tuning.py).
+    original (benchmarks/neardup_tuning.py). A factor that does not divide the size leaves a last
+    row or column made of a few pixels; the region excludes its empty part, so that a copy of
+    another size is not shifted against its original.
     """
+    width, height = img.size
     drafted = img.format == "JPEG" and img.mode in ("RGB", "L", "YCbCr")
     if drafted:
         img.draft("L", (DRAFT_SIDE, DRAFT_SIDE))  # DCT-domain downscale + luma only: the big saving
     img.load()  # full decode of the first frame (reduced for JPEG): truncation surfaces here
     gray = _to_gray(img)
-    if not drafted:
-        gray = _reduce(gray, draft_factor(gray.size))
+    factor = round(width / gray.width) if drafted else draft_factor(gray.size)
+    gray = gray if drafted else _reduce(gray, factor)
     if max(gray.size) > 2 * WORK_SIDE:  # beyond what DCT scaling reaches (huge images)
-        gray = _reduce(gray, max(gray.size) // WORK_SIDE)
-    return gray
+        extra = max(gray.size) // WORK_SIDE
+        gray, factor = _reduce(gray, extra), factor * extra
+    return gray, (0.0, 0.0, min(width / factor, gray.width), min(height / factor, gray.height))
+
+
+def _transpose_box(box: tuple[float, float, float, float], size: tuple[int, int],
+                   orientation: int) -> tuple[float, float, float, float]:
+    """Where ``box`` of an image of ``size`` lies once the image is transposed for ``orientation``."""
+    (x0, y0, x1, y1), (w, h) = box, size
+    move = {2: lambda x, y: (w - x, y), 3: lambda x, y: (w - x, h - y), 4: lambda x, y: (x, h - y),
+            5: lambda x, y: (y, x), 6: lambda x, y: (h - y, x), 7: lambda x, y: (h - y, w - x),
+            8: lambda x, y: (y, w - x)}[orientation]
+    (a, b), (c, d) = move(x0, y0), move(x1, y1)
+    return min(a, c), min(b, d), max(a, c), max(b, d)
 
 
 def draft_factor(size: tuple[int, int]) -> int:
