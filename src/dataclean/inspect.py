@@ -49,10 +49,10 @@ DEFAULT_MAX_PIXELS = 89_478_485
 
 #: Longer side of the small image metrics and hashes are computed on. JPEGs are decoded by DCT
 #: scaling straight to at least DRAFT_SIDE on each side (1/2..1/8 of full size), luma only; other
-#: formats are reduced after decoding. 64 rather than the pHash's bare 32: at 1/8 scale a JPEG and its
-#: re-encoded or resized copies reach the 32x32 image by different paths, and 0.7% of copies fell
-#: below the verification threshold (benchmarks/neardup_tuning.py: 99.3% vs 100% recall); the
-#: larger draft costs ~0.1 ms per photo.
+#: formats are reduced by the same factor after decoding. 64 rather than the pHash's bare 32: at 1/8
+#: scale (DRAFT_SIDE 32) a JPEG and its mirrored or resized copies reach the 32x32 image by different
+#: paths, and 3% of mirrored copies fell below the verification threshold
+#: (benchmarks/neardup_tuning.py: 97.0% vs 100% recall); the larger draft costs ~0.07 ms per photo.
 WORK_SIDE = 128
 DRAFT_SIDE = 64
 

@@ -37,13 +37,14 @@ HASH_BITS = 64
 # Defaults, measured with benchmarks/neardup_tuning.py on clothing-dataset-small (3,781 garment
 # photos on look-alike backgrounds) plus 12 transformed copies of 300 of them, and the imagededup set:
 # * max_distance=8: copies that are resized 50%, JPEG q30/q50, PNG, WebP, BMP, grayscale, RGBA,
-#   mirrored, or mirrored+halved+q50 are all within 8 bits (JPEG q30 is the worst: 99.7% within 6).
-#   Unverified, radius 8 yields 317 candidate pairs of unrelated photos (10 yields 1,384 and makes
-#   the search ~4x slower on clustered hashes for no recall gain on these transforms).
-# * min_similarity=0.99: every such copy scores >= 0.998, while different garments on the same
-#   background score up to 0.981 (median 0.81); at 0.99 one of the 317 candidates survives, and it
+#   mirrored, or mirrored+halved+q50 are all within 4 bits (since signatures come from an exact
+#   area-average reduction; 8 with the earlier LANCZOS one), so 8 leaves a margin. Unverified,
+#   radius 8 yields 321 candidate pairs of unrelated photos (10 yields 1,357 and makes the search
+#   ~4x slower on clustered hashes for no recall gain on these transforms).
+# * min_similarity=0.99: every such copy scores >= 0.993, while different garments on the same
+#   background score up to 0.988 (median 0.82); at 0.99 one of the 321 candidates survives, and it
 #   is a real duplicate (the same photo filed under shorts/ and skirt/). Crops are out of scope:
-#   a 5% crop scores as low as 0.83 and is almost always rejected.
+#   a 5% crop scores as low as 0.81 and is always rejected.
 DEFAULT_MAX_DISTANCE = 8
 DEFAULT_MIN_SIMILARITY = 0.99
 
