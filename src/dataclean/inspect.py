@@ -104,19 +104,19 @@ Staged = tuple[Record, "Reduced | None"]
 
 def inspect_file(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> Record:
     """Inspect one file; never raises for a bad file (the error is in the record)."""
-    with _quiet():
+    with quiet_decoders():
         return complete([decode_file(path, max_pixels)])[0]
 
 
 def inspect_bytes(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, rec: Record | None = None) -> Record:
     """Inspect a file's bytes (from disk, an object store, ...); never raises for bad content."""
-    with _quiet():
+    with quiet_decoders():
         return complete([decode_bytes(data, max_pixels, rec)])[0]
 
 
 def inspect_files(paths: list[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> list[Record]:
     """Inspect many files: decoded one by one, metrics and hashes computed for all of them at once."""
-    with _quiet():
+    with quiet_decoders():
         return complete([decode_file(p, max_pixels) for p in paths])
 
 
@@ -165,7 +165,7 @@ def complete(staged: list[Staged]) -> list[Record]:
 
 
 @contextmanager
-def _quiet() -> Iterator[None]:
+def quiet_decoders() -> Iterator[None]:
     """Decoders warn about odd files; the record says what matters."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -236,11 +236,6 @@ def luminance_batch(hists: list[list[int]]) -> list[tuple[float, float, float, f
     p99 = (cum < (0.99 * n)[:, None]).sum(axis=1)
     return [(round(m / 255, 4), round(s / 255, 4), round(a / 255, 4), round(b / 255, 4))
             for m, s, a, b in zip(mean.tolist(), std.tolist(), p01.tolist(), p99.tolist())]
-
-
-def luminance_stats(gray: Image.Image) -> tuple[float, float, float, float]:
-    """:func:`luminance_batch` of one grayscale image."""
-    return luminance_batch([gray.convert("L").histogram()])[0]
 
 
 def _reduced_gray(img: Image.Image) -> tuple[Image.Image, tuple[float, float, float, float]]:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 import resource
 import signal
-import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 
-from dataclean.inspect import DEFAULT_MAX_PIXELS, Record, Staged, complete, decode_file, inspect_files
+from dataclean.inspect import (DEFAULT_MAX_PIXELS, Record, Staged, complete, decode_file, inspect_files,
+                               quiet_decoders)
 
 DEFAULT_MEMORY_LIMIT = 3 * 1024**3  # bytes of address space per worker
 DEFAULT_TIMEOUT = 60  # seconds per file
@@ -56,8 +56,7 @@ def decode_guarded(path: str, max_pixels: int, timeout: int) -> Staged:
 
 
 def _run_chunk(paths: Sequence[str], max_pixels: int, timeout: int) -> list[Record]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # decoders warn about odd files; the record says what matters
+    with quiet_decoders():
         return complete([decode_guarded(p, max_pixels, timeout) for p in paths])
 
 
@@ -103,10 +102,10 @@ class Inspection:
         """The records, in the order of ``paths``. ``on_progress(n)`` is called as files finish."""
         if self.workers == 0:
             out: list[Record] = []
-            for lo in range(0, len(self.paths), 64):
-                out.extend(inspect_files(self.paths[lo : lo + 64], self.max_pixels))
+            for c in _chunks(len(self.paths), 1):
+                out.extend(inspect_files(self.paths[c.start : c.stop], self.max_pixels))
                 if on_progress:
-                    on_progress(len(self.paths[lo : lo + 64]))
+                    on_progress(len(c))
             return out
         results: list[Record | None] = [None] * len(self.paths)
         lost = self._collect(results, on_progress)

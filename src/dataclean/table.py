@@ -9,7 +9,7 @@ library users and ``dataclean fix`` the DataFrame they expect.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -70,9 +70,6 @@ class Table:
         for name in names:
             out._cols[name] = self._cols[name]
         return out
-
-    def rows(self) -> Iterator[tuple[Any, ...]]:
-        return zip(*self._cols.values())
 
     def to_pandas(self) -> pd.DataFrame:
         """The table as a DataFrame (whole-number columns with gaps as nullable Int64)."""
