@@ -1,0 +1,152 @@
+"""Where an audit's time goes: per-photo stages of a worker, and the main process's work after the last file.
+
+Not a test, and not the speed verdict (that is benchmarks/audit_speed.py): a breakdown to decide what
+to work on next. Runs in one process (no pool), so the per-photo figures are CPU per photo on one core.
+
+* Per photo, in the order a worker does it: read, MD5, header parse, decode (JPEG at reduced DCT
+  scale), gray conversion, EXIF / end-of-image / TensorFlow checks, histogram, 32x32 reduction, and
+  the per-chunk batch step (metrics, hashes, thumbnails) divided by the photos in the chunk. The
+  first four are what the floor of audit_speed.py also does.
+* After the last file (what the CLI does serially once inspection is done): table, each check,
+  the fix policy's proposal, issues table, summary, writing the outputs, rendering the report.
+
+    python benchmarks/audit_profile.py [FOLDER] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import os
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from PIL import Image
+from rich.console import Console
+
+from dataclean import audit as A
+from dataclean import inspect as I
+from dataclean.checks import AuditContext, ordered_checks
+from dataclean.launch import start_audit
+from dataclean.manifest import MANIFEST_COLUMNS
+from dataclean.report import audit_report
+
+DEFAULT = Path(__file__).resolve().parents[2] / "shared/data/clothing-dataset-small"
+CHUNK = 64
+
+
+def worker_stages(paths: list[str]) -> dict[str, float]:
+    """Seconds per stage summed over ``paths``, mirroring dataclean.inspect.decode_file + complete."""
+    acc: dict[str, float] = defaultdict(float)
+    clock = time.perf_counter
+
+    def one(path: str) -> I.Staged | None:
+        t0 = clock()
+        rec = I.Record()
+        with open(path, "rb") as fh:
+            data = fh.read()
+        t1 = clock()
+        rec.md5 = hashlib.md5(data).hexdigest()
+        t2 = clock()
+        try:
+            img = Image.open(io.BytesIO(data))
+        except Exception:  # noqa: BLE001 - not an image: only read and MD5 count
+            return None
+        t3 = clock()
+        try:
+            small, box = I._reduced_gray(img)
+        except Exception:  # noqa: BLE001 - undecodable
+            return None
+        t4 = clock()
+        I._orientation(img), I._has_jpeg_end(data), I.tf_unsupported_reason(img.format or "", img, data)
+        t5 = clock()
+        hist = small.histogram()
+        t6 = clock()
+        pixels = I.reduce32(small, box).tobytes()
+        t7 = clock()
+        for name, a, b in (("read", t0, t1), ("md5", t1, t2), ("header", t2, t3), ("decode + gray", t3, t4),
+                           ("exif/end/tf checks", t4, t5), ("histogram", t5, t6), ("32x32 reduction", t6, t7)):
+            acc[name] += b - a
+        return rec, I.Reduced(hist, pixels)
+
+    for lo in range(0, len(paths), CHUNK):
+        staged = [s for s in (one(p) for p in paths[lo : lo + CHUNK]) if s]
+        t = clock()
+        I.complete(staged)
+        acc["batch step"] += clock() - t
+    return acc
+
+
+def tail(root: Path, out: Path) -> dict[str, float]:
+    """Seconds of each step finish_audit, write_outputs and the report take once the records are in."""
+    job = start_audit(root, workers=os.cpu_count() or 1)
+    records = job.inspection.results()
+    steps: dict[str, float] = {}
+    t = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal t
+        now = time.perf_counter()
+        steps[name] = now - t
+        t = now
+
+    table = A._table(job.found, records, None)
+    ctx = AuditContext(table=table, thumbs=I.thumbs_array(records), labels_file=None, params={})
+    lap("table")
+    ctx.clusters
+    lap("duplicate clusters (near-dup search)")
+    findings = {}
+    for spec in ordered_checks():
+        findings[spec.name] = [] if spec.name == "misplaced" else spec.run(ctx, None)
+        lap(f"check {spec.name}")
+    table["issues"] = A._issue_column(len(table), findings)
+    table["group"] = ctx.clusters.group
+    A._add_actions(table)
+    lap("fix policy proposal")
+    manifest = table.select(MANIFEST_COLUMNS)
+    issues = A._issues_table(manifest, findings)
+    summary = A._summary(manifest, job.found, findings, {}, ctx, 0, 0, None, {"inspect_s": 0.0, "total_s": 0.0})
+    lap("issues table + summary")
+    result = A.AuditResult(table=manifest, issue_table=issues, summary=summary, findings=findings)
+    A.write_outputs(result, out)
+    lap("write manifest/issues/summary")
+    with open(os.devnull, "w") as sink:
+        Console(file=sink, width=120).print(audit_report(result, 3))
+    lap("render the report")
+    return steps
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("folder", nargs="?", type=Path, default=DEFAULT)
+    ap.add_argument("--repeat", type=int, default=3, help="best of this many passes (per stage)")
+    args = ap.parse_args()
+    if not args.folder.is_dir():
+        ap.error(f"folder not found: {args.folder}")
+    paths = sorted(os.path.join(d, f) for d, _, fs in os.walk(args.folder) for f in fs)
+    best: dict[str, float] = {}
+    for _ in range(args.repeat):
+        for name, secs in worker_stages(paths).items():
+            best[name] = min(best.get(name, secs), secs)
+    print(f"{args.folder} ({len(paths)} files): CPU per photo, one core, best of {args.repeat}")
+    for name, secs in best.items():
+        print(f"  {name:28s} {secs / len(paths) * 1e6:7.1f} us")
+    print(f"  {'total':28s} {sum(best.values()) / len(paths) * 1e6:7.1f} us"
+          "   (read + md5 + header + decode is what the floor does too)")
+    tails: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(args.repeat):
+            for name, secs in tail(args.folder, Path(tmp)).items():
+                tails[name] = min(tails.get(name, secs), secs)
+    print(f"after the last file (main process, best of {args.repeat}):")
+    for name, secs in tails.items():
+        print(f"  {name:40s} {secs * 1e3:6.1f} ms")
+    print(f"  {'total':40s} {sum(tails.values()) * 1e3:6.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
