@@ -65,7 +65,7 @@ def worker_stages(paths: list[str]) -> dict[str, float]:
         t5 = clock()
         hist = small.histogram()
         t6 = clock()
-        pixels = I.reduce32(small, box).tobytes()
+        pixels = I.reduce32_core(small, box)
         t7 = clock()
         for name, a, b in (("read", t0, t1), ("md5", t1, t2), ("header", t2, t3), ("decode + gray", t3, t4),
                            ("exif/end/tf checks", t4, t5), ("histogram", t5, t6), ("32x32 reduction", t6, t7)):
@@ -136,15 +136,16 @@ def main() -> int:
         print(f"  {name:28s} {secs / len(paths) * 1e6:7.1f} us")
     print(f"  {'total':28s} {sum(best.values()) / len(paths) * 1e6:7.1f} us"
           "   (read + md5 + header + decode is what the floor does too)")
-    tails: dict[str, float] = {}
+    passes = []
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.repeat):
-            for name, secs in tail(args.folder, Path(tmp)).items():
-                tails[name] = min(tails.get(name, secs), secs)
-    print(f"after the last file (main process, best of {args.repeat}):")
-    for name, secs in tails.items():
-        print(f"  {name:40s} {secs * 1e3:6.1f} ms")
-    print(f"  {'total':40s} {sum(tails.values()) * 1e3:6.1f} ms")
+            passes.append(tail(args.folder, Path(tmp)))
+    # the first pass is what a CLI run pays (lazy imports, first calls); the best is the steady state
+    print(f"after the last file (main process; first pass, and best of {args.repeat}):")
+    for name in passes[0]:
+        print(f"  {name:40s} {passes[0][name] * 1e3:6.1f} ms {min(p[name] for p in passes) * 1e3:6.1f} ms")
+    print(f"  {'total':40s} {sum(passes[0].values()) * 1e3:6.1f} ms "
+          f"{sum(min(p[n] for p in passes) for n in passes[0]) * 1e3:6.1f} ms")
     return 0
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from dataclean.hashing import from_hex, signatures, to_hex
+from dataclean.hashing import from_hex, reduce32, reduce32_core, signatures, signatures_batch, stack32, to_hex
 
 
 def _images(n: int, seed: int) -> list[Image.Image]:
@@ -47,3 +47,14 @@ def test_thumb_is_the_rounded_2x2_mean_of_the_reduction() -> None:
     blocks = np.asarray(_box32(img), dtype=np.float64).reshape(16, 2, 16, 2).mean(axis=(1, 3))
     assert np.abs(thumb.astype(np.float64) - blocks).max() <= 0.5
     assert from_hex([to_hex(ph), ""]).tolist() == [ph, 0]
+
+
+def test_stacked_core_reductions_equal_reduce32_per_image() -> None:
+    """The worker's fast path (core resize, one canvas per batch) gives reduce32's bytes, box and all."""
+    images = _images(12, 5)
+    boxes = [(0.0, 0.0, img.width - 0.25, img.height * 0.75) for img in images]
+    stacked = stack32([reduce32_core(img, box) for img, box in zip(images, boxes)])
+    assert stacked == b"".join(reduce32(img, box).tobytes() for img, box in zip(images, boxes))
+    assert signatures_batch(stacked)[0] == [to_hex(signatures(reduce32(img, box))[0])
+                                            for img, box in zip(images, boxes)]
+    assert stack32([]) == b"" and signatures_batch(b"") == ([], [], [])

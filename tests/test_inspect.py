@@ -36,6 +36,14 @@ def test_exif_orientation_swaps_width_and_height(tmp_path: Path) -> None:
     assert (rec.width, rec.height) == (40, 80)
 
 
+def test_xmp_only_orientation_is_honoured_and_no_metadata_means_upright(tmp_path: Path) -> None:
+    img = Image.new("RGB", (80, 40), (10, 200, 30))
+    xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF><rdf:Description tiff:Orientation="8"/></rdf:RDF></x:xmpmeta>'
+    rotated = inspect_file(_save(img, tmp_path / "x.jpg", "JPEG", xmp=xmp))
+    plain = inspect_file(_save(img, tmp_path / "p.jpg", "JPEG"))
+    assert (rotated.width, rotated.height, plain.width, plain.height) == (40, 80, 80, 40)
+
+
 def test_transparent_pixels_are_measured_on_white(tmp_path: Path) -> None:
     rec = inspect_file(_save(Image.new("RGBA", (32, 32), (0, 0, 0, 0)), tmp_path / "t.png", "PNG"))
     assert rec.brightness == 1.0

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from dataclean.hashing import THUMB_SIZE, reduce32, signatures_batch
+from dataclean.hashing import THUMB_SIZE, reduce32_core, signatures_batch, stack32
 
 #: Error codes a record can carry, and what they mean.
 ERROR_CODES: dict[str, str] = {
@@ -57,6 +57,7 @@ WORK_SIDE = 128
 DRAFT_SIDE = 64
 
 _ORIENTATION_TAG = 0x0112
+_ORIENTATION_SOURCES = ("exif", "xmp", "XML:com.adobe.xmp")  # where Image.getexif() finds an orientation
 _TRANSPOSED_ORIENTATIONS = {5, 6, 7, 8}
 _T = Image.Transpose
 #: EXIF orientation -> the transpose that shows the image upright (as ImageOps.exif_transpose does).
@@ -96,7 +97,7 @@ class Reduced:
     """What the batch step needs from one decoded image: its small grayscale version, summarised."""
 
     hist: list[int]  # 256-bin luminance histogram of the reduced image
-    pixels32: bytes  # its 32x32 area-average reduction (hashing.reduce32), row-major
+    pixels32: Any  # its 32x32 area-average reduction (hashing.reduce32_core: Pillow's core image)
 
 
 Staged = tuple[Record, "Reduced | None"]
@@ -157,7 +158,7 @@ def complete(staged: list[Staged]) -> list[Record]:
     done = [(rec, red) for rec, red in staged if red is not None]
     if done:
         stats = luminance_batch([red.hist for _, red in done])
-        phash, mirror, thumbs = signatures_batch([red.pixels32 for _, red in done])
+        phash, mirror, thumbs = signatures_batch(stack32([red.pixels32 for _, red in done]))
         for (rec, _), st, ph, pm, th in zip(done, stats, phash, mirror, thumbs):
             rec.brightness, rec.contrast, rec.lum_p01, rec.lum_p99 = st
             rec.phash, rec.phash_mirror, rec.thumb = ph, pm, th
@@ -199,7 +200,7 @@ def _decode_into(rec: Record, data: bytes, max_pixels: int) -> Reduced | None:
     why = tf_unsupported_reason(rec.format, img, data)
     if why:  # still an image: metrics and hashes are computed
         _fail(rec, "tf_unsupported", why)
-    return Reduced(small.histogram(), reduce32(small, box).tobytes())
+    return Reduced(small.histogram(), reduce32_core(small, box))
 
 
 def tf_unsupported_reason(fmt: str, img: Image.Image, data: bytes) -> str:
@@ -303,6 +304,8 @@ def _to_gray(img: Image.Image) -> Image.Image:
 
 
 def _orientation(img: Image.Image) -> int:
+    if img.format in ("JPEG", "MPO") and not any(key in img.info for key in _ORIENTATION_SOURCES):
+        return 1  # the header has neither EXIF nor XMP (most photos): no need to build an empty Exif
     try:
         return int(img.getexif().get(_ORIENTATION_TAG, 1))
     except Exception:  # noqa: BLE001 - a broken EXIF block is not a broken image
