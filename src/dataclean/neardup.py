@@ -145,7 +145,8 @@ def _bucket_runs(sorted_keys: np.ndarray, chunk: int = _PAIR_CHUNK) -> Iterator[
     pos, later = pos[later > 0], later[later > 0]
     cum = np.cumsum(later)
     cuts = np.searchsorted(cum, np.arange(chunk, int(cum[-1]), chunk), side="right")
-    bounds = np.unique(np.concatenate(([0], cuts, [len(pos)])))
+    bounds = np.concatenate(([0], cuts, [len(pos)]))
+    bounds = bounds[np.append(True, bounds[1:] != bounds[:-1])]  # sorted already: drop repeats
     for lo, hi in zip(bounds[:-1], bounds[1:]):
         left = np.repeat(pos[lo:hi], later[lo:hi])
         yield left, left + 1 + _ranks(later[lo:hi])
@@ -223,11 +224,17 @@ def _plan_cost(values: np.ndarray, sample: np.ndarray, plan: _Plan) -> float:
     return len(plan.tables) * n * _COST_SORT + candidates * _COST_CANDIDATE
 
 
+def _sample(values: np.ndarray, size: int) -> np.ndarray:
+    """``size`` of ``values``, chosen pseudo-randomly but deterministically: those whose scrambled value
+    (times an odd 64-bit constant, which every bit of the value reaches) is smallest."""
+    scrambled = values * np.uint64(0x9E3779B97F4A7C15)
+    return values[np.argpartition(scrambled, size)[:size]]
+
+
 def _choose_plan(values: np.ndarray, d: int, method: Method) -> _Plan | None:
     """The cheapest multi-index plan, or None when brute force is cheaper (or the only option)."""
     n = len(values)
-    rng = np.random.default_rng(0)
-    sample = values if n <= _SAMPLE else values[rng.choice(n, _SAMPLE, replace=False)]
+    sample = values if n <= _SAMPLE else _sample(values, _SAMPLE)
     best, best_cost = None, np.inf if method == "index" else n * (n - 1) / 2 * _COST_BRUTE
     for k in range(1, _MAX_K + 1):
         if d + k > HASH_BITS or comb(d + k, k) > _MAX_TABLES:
