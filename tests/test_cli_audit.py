@@ -145,3 +145,18 @@ def test_workers_option_is_honoured(planted: tuple[Path, dict[str, list[str]]], 
     res = _run("audit", str(root), "-o", str(tmp_path), "--workers", "0", "-q")
     assert res.exit_code == 0
     assert json.loads((tmp_path / "summary.json").read_text())["parameters"]["workers"] == 0
+
+
+def test_names_that_look_like_markup_are_printed_verbatim(tmp_path: Path) -> None:
+    """Class folders and output paths are user data: rich must not read "[red]" or ":smile:" as markup."""
+    from PIL import Image
+
+    for label, colour in (("[red]cats", (200, 0, 0)), ("dogs :smile:", (0, 90, 200))):
+        (tmp_path / "data" / label).mkdir(parents=True)
+        for i in range(2):
+            Image.new("RGB", (40, 40), tuple(c // (i + 1) for c in colour)).save(tmp_path / "data" / label / f"{i}.png")
+    out = tmp_path / "out[bold]"
+    res = _run("audit", str(tmp_path / "data"), "-o", str(out), "-j", "0")
+    assert res.exit_code == 0, res.output
+    assert "[red]cats" in res.output and "dogs :smile:" in res.output
+    assert f"Wrote{out / 'manifest.csv'}" in "".join(res.output.split())  # long paths wrap at 80 columns

@@ -28,3 +28,10 @@ def test_summary_counts_and_render(tmp_path: Path) -> None:
     text = console.export_text()
     assert text.splitlines()[0] == "12 files: 11 kept, 1 dropped, 0 held for review"
     assert "dogs * │     2 │    1 │      0 │    1 │     1 │   0 │    0" in text
+
+
+def test_class_names_are_not_read_as_markup(tmp_path: Path) -> None:
+    summary = summarize(plan_fix(make_manifest(tmp_path / "data", [row("[red]cats/c0.png", shade=9)])))
+    console = Console(record=True, width=100)
+    console.print(render_summary(summary))
+    assert "[red]cats * │     1 │" in console.export_text()

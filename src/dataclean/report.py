@@ -67,7 +67,7 @@ def classes_table(summary: dict[str, Any]) -> Table:
     table.add_column("share", justify="right")
     table.add_column("files with issues", justify="right")
     for name, c in summary["classes"].items():
-        table.add_row(name, str(c["files"]), f"{c['share']:.1%}", str(c["files_with_issues"]))
+        table.add_row(Text(name), str(c["files"]), f"{c['share']:.1%}", str(c["files_with_issues"]))
     return table
 
 

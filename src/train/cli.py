@@ -102,8 +102,9 @@ def train(manifest: str, arch: str, weights: str, image_size: int | None, batch_
     console = Console()
     console.print(metrics_table(result.evaluation.metrics))
     for pair in result.evaluation.metrics["most_confused"][:3]:
-        console.print(f"most confused: {pair['true']} -> {pair['predicted']} ({pair['count']})", highlight=False)
-    console.print(f"run written to {result.run_dir}", highlight=False)
+        console.print(f"most confused: {pair['true']} -> {pair['predicted']} ({pair['count']})", highlight=False,
+                      markup=False)
+    console.print(f"run written to {result.run_dir}", highlight=False, markup=False)
 
 
 @click.command()

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from rich.table import Table
+from rich.text import Text
 from sklearn import metrics as skm
 
 
@@ -100,7 +101,7 @@ def metrics_table(metrics: dict[str, Any]) -> Table:
     report = metrics["classification_report"]
     for name in metrics["classes"]:
         row, auc = report[name], metrics["roc_auc_per_class"].get(name)
-        table.add_row(name, f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1-score']:.3f}",
+        table.add_row(Text(name), f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1-score']:.3f}",
                       str(int(row["support"])), "-" if auc is None else f"{auc:.3f}")
     table.add_section()
     auc = metrics["roc_auc_ovr_macro"]

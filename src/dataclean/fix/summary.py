@@ -65,7 +65,7 @@ def render_summary(summary: dict[str, Any]) -> RenderableType:
     classes = _table("By class", ["label", "files", "kept", "review", "drop", "train", "val", "test"])
     for row in summary["by_class"]:
         label = row["label"] or "(no label)"
-        classes.add_row(label + (" *" if row["train_only"] else ""),
+        classes.add_row(Text(label + (" *" if row["train_only"] else "")),
                         *(str(row[x]) for x in ("total", "keep", "review", "drop", *SPLITS)))
     s = summary["split"]
     parts: list[RenderableType] = [head, Text(""), checks, Text(""), classes,
