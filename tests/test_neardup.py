@@ -10,6 +10,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from dataclean.hashing import signatures
+from dataclean import neardup
 from dataclean.neardup import near_duplicate_pairs, pairs_within, pairs_within_bruteforce
 
 U64 = np.uint64
@@ -43,17 +44,23 @@ def _crowded(n: int, seed: int) -> np.ndarray:
 GENERATORS = {"uniform": _uniform, "clustered": _clustered, "few_values": _few_values}
 
 
+@pytest.mark.parametrize("fold", [True, False], ids=["digest-keys", "full-keys"])
 @pytest.mark.parametrize("method", ["auto", "index", "brute"])
 @pytest.mark.parametrize("max_distance", [0, 1, 3, 6, 10, 64, 70], ids=lambda d: f"d{d}")
 @pytest.mark.parametrize("kind", list(GENERATORS))
-def test_matches_bruteforce(kind: str, max_distance: int, method: str) -> None:
+def test_matches_bruteforce(kind: str, max_distance: int, method: str, fold: bool,
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tables bucket 16-bit digests of their keys for small inputs, full keys for large ones: both exact."""
+    monkeypatch.setattr(neardup, "_FOLD_MAX", 1 << 16 if fold else 0)
     hashes = GENERATORS[kind](800, seed=max_distance)
     expected = pairs_within_bruteforce(hashes, max_distance)
     np.testing.assert_array_equal(pairs_within(hashes, max_distance, method=method), expected)
 
 
+@pytest.mark.parametrize("fold", [True, False], ids=["digest-keys", "full-keys"])
 @pytest.mark.parametrize("method", ["auto", "index"])
-def test_crowded_buckets_of_different_hashes(method: str) -> None:
+def test_crowded_buckets_of_different_hashes(method: str, fold: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(neardup, "_FOLD_MAX", 1 << 16 if fold else 0)
     hashes = _crowded(3000, seed=1)  # ~4.5M candidate pairs per table: several bounded chunks
     expected = pairs_within_bruteforce(hashes, 6)
     np.testing.assert_array_equal(pairs_within(hashes, 6, method=method), expected)

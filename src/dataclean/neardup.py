@@ -50,6 +50,8 @@ DEFAULT_MIN_SIMILARITY = 0.99
 
 _PAIR_CHUNK = 1 << 21  # candidate pairs handled at once: bounds memory to ~100 MB per chunk
 _SIM_CHUNK = 1 << 15  # pairs per thumbnail-correlation batch
+_FOLD_MAX = 1 << 16  # up to this many distinct hashes, tables bucket a 16-bit digest of their keys
+_SCRAMBLE = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit constant: the top bits of value * it depend on every bit
 _SAMPLE = 4096  # hashes sampled to estimate bucket collisions when choosing k
 _MAX_K = 5
 _MAX_TABLES = 512
@@ -227,7 +229,7 @@ def _plan_cost(values: np.ndarray, sample: np.ndarray, plan: _Plan) -> float:
 def _sample(values: np.ndarray, size: int) -> np.ndarray:
     """``size`` of ``values``, chosen pseudo-randomly but deterministically: those whose scrambled value
     (times an odd 64-bit constant, which every bit of the value reaches) is smallest."""
-    scrambled = values * np.uint64(0x9E3779B97F4A7C15)
+    scrambled = values * _SCRAMBLE
     return values[np.argpartition(scrambled, size)[:size]]
 
 
@@ -262,9 +264,13 @@ def _first_blocks(x: np.ndarray, plan: _Plan) -> np.ndarray:
 def _index_pairs(values: np.ndarray, d: int, plan: _Plan) -> tuple[np.ndarray, np.ndarray]:
     """All pairs of distinct ``values`` within ``d`` bits, table by table, chunk by chunk."""
     left, right = [], []
+    fold = len(values) <= _FOLD_MAX
     for sel, mask in plan.tables:
         keys = values & np.uint64(mask)
-        order = np.argsort(keys)
+        if fold:  # few hashes: bucket by a 16-bit digest of the key, which numpy sorts by radix (3x faster).
+            # Keys that merely share a digest meet as candidates and fail the block check below.
+            keys = ((keys * _SCRAMBLE) >> np.uint64(48)).astype(np.uint16)
+        order = np.argsort(keys, kind="stable")
         by_key = values[order]  # gathering from the key-sorted copy keeps memory access local
         for a, b in _bucket_runs(keys[order]):
             x = by_key[a] ^ by_key[b]
