@@ -149,7 +149,8 @@ def audit(data: str, out: str, workers: int | None, labels: str | None, fail_on:
         job.inspection.close()
         raise
     err = Console(stderr=True)
-    with _Progress(err, enabled=fmt == "rich" and not quiet) as progress:
+    # a live bar only where someone can see it (rich draws nothing on a pipe or file anyway)
+    with _Progress(err, enabled=fmt == "rich" and not quiet and err.is_terminal) as progress:
         progress.start(len(job.found.paths))
         result = finish_audit(job, labels_file, labels, params, on_progress=progress.advance)
     written = write_outputs(result, out)
