@@ -20,8 +20,8 @@ import os
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from itertools import chain
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -229,7 +229,8 @@ _MOMENTS = np.stack([np.arange(256, dtype=np.float64), np.arange(256, dtype=np.f
 def luminance_batch(hists: list[list[int]]) -> list[tuple[float, float, float, float]]:
     """Mean, RMS contrast (std) and 1st / 99th percentiles of luminance, 0..1, from 256-bin histograms."""
     # one flat pass over the Python ints (fromiter: faster than np.array of nested lists)
-    h = np.fromiter(chain.from_iterable(hists), np.int64, len(hists) * 256).reshape(len(hists), 256).astype(np.float64)
+    flat = np.fromiter(chain.from_iterable(hists), np.int64, len(hists) * 256)
+    h = flat.reshape(len(hists), 256).astype(np.float64)
     n = h.sum(axis=1)
     moments = h @ _MOMENTS
     mean = moments[:, 0] / n

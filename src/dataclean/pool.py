@@ -60,6 +60,7 @@ def decode_guarded(path: str, max_pixels: int, timeout: int) -> Staged:
 #: A record as a plain tuple of its fields: what crosses the process boundary (a tuple pickles and
 #: unpickles several times faster than a dataclass instance).
 _as_tuple = attrgetter(*Record.__dataclass_fields__)
+_Pending = dict[Future[list[tuple[Any, ...]]], range]  # a submitted chunk's future -> its rows
 
 
 def _run_chunk(paths: Sequence[str], max_pixels: int, timeout: int) -> list[tuple[Any, ...]]:
@@ -95,12 +96,12 @@ class Inspection:
         self.paths, self.workers = list(paths), workers
         self.max_pixels, self.timeout, self.memory_limit = max_pixels, timeout, memory_limit
         self._executor: ProcessPoolExecutor | None = None
-        self._pending: dict[Future[list[tuple[Any, ...]]], range] = {}
+        self._pending: _Pending = {}
         if workers > 0 and self.paths:
             chunks = _chunks(len(self.paths), workers)
             self._executor, self._pending = self._submit(chunks, min(workers, len(chunks)))
 
-    def _submit(self, chunks: list[range], workers: int) -> tuple[ProcessPoolExecutor, dict[Future[list[tuple[Any, ...]]], range]]:
+    def _submit(self, chunks: list[range], workers: int) -> tuple[ProcessPoolExecutor, _Pending]:
         run = partial(_run_chunk, max_pixels=self.max_pixels, timeout=self.timeout)
         ex = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init, initargs=(self.memory_limit,))
         return ex, {ex.submit(run, [self.paths[i] for i in c]): c for c in chunks}
