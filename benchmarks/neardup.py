@@ -18,7 +18,7 @@ import argparse
 import resource
 import time
 import tracemalloc
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 import argparse
 import io
 import re
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd

@@ -75,8 +75,9 @@ def test_pool_gives_the_same_manifest_as_in_process(planted: tuple[Path, dict[st
 
 
 def test_flat_folder_skips_label_checks(tmp_path: Path) -> None:
-    from dataclean.synth import photo, save_jpeg
     import numpy as np
+
+    from dataclean.synth import photo, save_jpeg
 
     rng = np.random.default_rng(1)
     for k in range(12):

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from dataclean.cli import main
 
 
-def _run(*args: str) -> "object":
+def _run(*args: str) -> object:
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 

@@ -7,8 +7,16 @@ from pathlib import Path
 import pytest
 
 from dataclean.errors import DatacleanError
-from dataclean.fix.policy import (CHECKS, DEFAULT_ACTIONS, Policy, load_policy, parse_checks, parse_split,
-                                  policy_to_toml, propose_actions)
+from dataclean.fix.policy import (
+    CHECKS,
+    DEFAULT_ACTIONS,
+    Policy,
+    load_policy,
+    parse_checks,
+    parse_split,
+    policy_to_toml,
+    propose_actions,
+)
 from fix_helpers import frame, row
 
 

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from dataclean.errors import DatacleanError
-from dataclean.fix.quarantine import (Move, execute_move, journal_append, plan_moves, quarantine_files,
-                                      read_journal, undo)
+from dataclean.fix.quarantine import Move, execute_move, journal_append, plan_moves, quarantine_files, read_journal, undo
 from dataclean.io import file_md5
 from fix_helpers import md5_of, write_png
 

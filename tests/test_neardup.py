@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from PIL import Image, ImageOps
 
-from dataclean.hashing import signatures
 from dataclean import neardup
+from dataclean.hashing import signatures
 from dataclean.neardup import near_duplicate_pairs, pairs_within, pairs_within_bruteforce
 
 U64 = np.uint64

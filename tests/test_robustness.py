@@ -21,7 +21,7 @@ def _dataset(root: Path, n: int = 6) -> Path:
     return root
 
 
-def _invoke(*args: str) -> "object":
+def _invoke(*args: str) -> object:
     return CliRunner().invoke(main, list(args))
 
 

@@ -13,7 +13,6 @@ import click
 from dataclean import __version__
 from dataclean.errors import DatacleanError
 
-
 #: Commands defined outside this module, imported only when used (keeps `audit --help` fast and
 #: TensorFlow out of everything but `train` / `predict`).
 LAZY_COMMANDS = {
@@ -205,7 +204,7 @@ class _Progress:
         self._bar: Any = None
         self._task: Any = None
 
-    def __enter__(self) -> "_Progress":
+    def __enter__(self) -> _Progress:
         return self
 
     def start(self, total: int) -> None:

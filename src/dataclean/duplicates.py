@@ -26,7 +26,7 @@ class Clusters:
     group: np.ndarray  # per row: "g1", "g2", ... or "" when alone
 
 
-def find_clusters(ctx: "AuditContext", max_distance: int, min_similarity: float) -> Clusters:
+def find_clusters(ctx: AuditContext, max_distance: int, min_similarity: float) -> Clusters:
     table = ctx.table
     n = len(table)
     decoded = np.flatnonzero(ctx.decoded)

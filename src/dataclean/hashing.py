@@ -109,6 +109,6 @@ def to_hex(h: int) -> str:
     return f"{h:016x}"
 
 
-def from_hex(values: "list[str] | np.ndarray") -> np.ndarray:
+def from_hex(values: list[str] | np.ndarray) -> np.ndarray:
     """Manifest hex strings to a uint64 array (empty strings become 0; callers mask them out)."""
     return np.array([int(v, 16) if v else 0 for v in values], dtype=np.uint64)

@@ -48,7 +48,7 @@ def _umask() -> int:
     return mask
 
 
-def write_csv(df: "pd.DataFrame", path: str | os.PathLike[str]) -> None:
+def write_csv(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
     """Write ``df`` as UTF-8 CSV without the index, atomically.
 
     File names that are not valid UTF-8 (Python holds them as surrogate escapes) are written back as

@@ -20,12 +20,13 @@ paired.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import reduce
 from itertools import combinations
 from math import comb
 from operator import or_
-from typing import TYPE_CHECKING, Iterator, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -400,7 +401,7 @@ def near_duplicate_pairs(
     thumbs: np.ndarray,
     max_distance: int = DEFAULT_MAX_DISTANCE,
     min_similarity: float = DEFAULT_MIN_SIMILARITY,
-) -> "pd.DataFrame":
+) -> pd.DataFrame:
     """Verified near-duplicate pairs among n images, mirrored copies included.
 
     Candidates are pairs whose pHashes are within ``max_distance`` bits directly, or with one image

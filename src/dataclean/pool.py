@@ -18,8 +18,7 @@ from functools import partial
 from operator import attrgetter
 from typing import Any
 
-from dataclean.inspect import (DEFAULT_MAX_PIXELS, Record, Staged, complete, decode_file, inspect_files,
-                               quiet_decoders)
+from dataclean.inspect import DEFAULT_MAX_PIXELS, Record, Staged, complete, decode_file, inspect_files, quiet_decoders
 
 DEFAULT_MEMORY_LIMIT = 3 * 1024**3  # bytes of address space per worker
 DEFAULT_TIMEOUT = 60  # seconds per file

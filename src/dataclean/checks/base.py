@@ -45,7 +45,7 @@ class CheckSpec:
     needs_labels: bool = False
     fix_action: str | None = "keep"  # what `dataclean fix` does by default to a flagged file; None: dataset-level
 
-    def run(self, ctx: "AuditContext", overrides: dict[str, Any] | None = None) -> list[Finding]:
+    def run(self, ctx: AuditContext, overrides: dict[str, Any] | None = None) -> list[Finding]:
         return self.fn(ctx, **{**self.params, **(overrides or {})})
 
 
@@ -87,7 +87,7 @@ class AuditContext:
     """Everything a check may look at. ``table`` has one row per file (manifest columns so far):
     ``table["path"]`` is a list of values, ``table.numbers("width")`` a float array with NaN gaps."""
 
-    table: "Table"
+    table: Table
     thumbs: np.ndarray  # (n, 16, 16) uint8, zeros where the file did not decode
     labels_file: dict[str, str] | None = None  # path -> expected label, from --labels
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-check overrides
@@ -98,7 +98,7 @@ class AuditContext:
         return np.array([h != "" for h in self.table["phash"]], dtype=bool)
 
     @cached_property
-    def clusters(self) -> "Clusters":
+    def clusters(self) -> Clusters:
         """Exact and near-duplicate clusters, computed once and shared by every check that needs them."""
         from dataclean.duplicates import find_clusters
 
