@@ -43,6 +43,8 @@ class AuditResult:
     summary: dict[str, Any]
     findings: dict[str, list[Finding]]
     skipped: dict[str, str] = field(default_factory=dict)  # check -> why it did not run
+    job: StartedAudit | None = field(default=None, repr=False)  # what write_outputs needs for the cache
+    records: list[Record] = field(default_factory=list, repr=False)
 
     @property
     def fired(self) -> list[str]:
@@ -122,10 +124,13 @@ def run_audit(
     params: dict[str, dict[str, Any]] | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     on_progress: Callable[[int], None] | None = None,
+    **start: Any,
 ) -> AuditResult:
-    """Audit the dataset at ``root``. ``workers=None`` uses every core; 0 runs in-process."""
+    """Audit the dataset at ``root`` (a folder or an fsspec URL). ``workers=None`` uses every core; 0 runs
+    in-process. ``start`` takes start_audit's other arguments (out_dir for the cache, storage_options,
+    use_cache, engine, scheduler)."""
     labels_file = read_labels_file(labels_path) if labels_path else None
-    return finish_audit(start_audit(root, workers, labels_path, max_pixels), labels_file, labels_path, params,
+    return finish_audit(start_audit(root, workers, labels_path, max_pixels, **start), labels_file, labels_path, params,
                         on_progress)
 
 
@@ -138,7 +143,7 @@ def finish_audit(
 ) -> AuditResult:
     """Collect a started audit's records, run every check and build the outputs."""
     found, n_workers, max_pixels, started = job.found, job.workers, job.max_pixels, job.started
-    records = job.inspection.results(on_progress)
+    records = job.records(on_progress)
     inspected = time.perf_counter()
 
     table = _table(found, records, labels_file)
@@ -151,16 +156,23 @@ def finish_audit(
     issues = _issues_table(manifest, findings)
     timing = {"inspect_s": round(inspected - started, 3), "total_s": round(time.perf_counter() - started, 3)}
     summary = _summary(manifest, found, findings, skipped, ctx, n_workers, max_pixels, labels_path, timing)
-    return AuditResult(table=manifest, issue_table=issues, summary=summary, findings=findings, skipped=skipped)
+    summary["parameters"]["engine"] = job.engine
+    summary["cache"] = job.cache_counts
+    summary["warnings"] = job.warnings
+    return AuditResult(table=manifest, issue_table=issues, summary=summary, findings=findings, skipped=skipped,
+                       job=job, records=records)
 
 
 def write_outputs(result: AuditResult, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
+    """Write manifest.csv, issues.csv, summary.json and (unless the audit ran without) the record cache."""
     out = Path(out_dir)
     paths = {"manifest": out / "manifest.csv", "issues": out / "issues.csv", "summary": out / "summary.json"}
     try:
         result.table.write_csv(paths["manifest"])
         result.issue_table.write_csv(paths["issues"])
         write_json(result.summary, paths["summary"])
+        if result.job is not None and result.job.out_dir is not None and Path(result.job.out_dir) == out:
+            paths["cache"] = Path(result.job.save_cache(result.records) or "")
     except OSError as exc:
         raise DatacleanError(f"cannot write outputs to {out}: {exc.strerror or exc}") from exc
     return paths

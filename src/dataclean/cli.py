@@ -99,9 +99,24 @@ def _check_list(value: str | None) -> list[str]:
               help="rich: the terminal report; json: the summary as JSON on stdout, for scripts.")
 @click.option("--examples", default=3, show_default=True, type=click.IntRange(min=0), help="Example files shown per check.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or report; one summary line (for CI logs).")
+@click.option("--storage-option", "storage_options", multiple=True, metavar="KEY=VALUE",
+              help="Option for DATA's fsspec filesystem, e.g. endpoint_url=http://127.0.0.1:9000 or anon=true "
+                   "(repeatable; values parsed as JSON when they parse).")
+@click.option("--no-cache", is_flag=True,
+              help="Inspect every file and write no cache (default: files unchanged since the last audit into --out "
+                   "are not read again; the cache is --out/cache.sqlite).")
+@click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="local: a process pool on this machine; dask: tasks on a Dask cluster (needs dataclean[scale]).")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Dask scheduler for --engine dask, e.g. tcp://10.0.0.5:8786 [default: $DASK_SCHEDULER_ADDRESS, "
+                   "else a local cluster of --workers processes].")
 def audit(data: str, out: str, workers: int | None, labels: str | None, fail_on: str, settings: tuple[str, ...],
-          max_pixels: int | None, fmt: str, examples: int, quiet: bool) -> None:
+          max_pixels: int | None, fmt: str, examples: int, quiet: bool, storage_options: tuple[str, ...],
+          no_cache: bool, engine: str, scheduler: str | None) -> None:
     """Audit the image dataset in DATA (DATA/<class>/<image>, or a flat folder of images).
+
+    DATA is a folder or any fsspec URL (s3://bucket/prefix, gs://..., az://...); remote data is only
+    read, never written.
 
     Every file is read once (MD5) and decoded once, in parallel. Checks: corrupt files, exact and
     near duplicates, dark / bright / low-contrast images, resolution outliers, duplicate file
@@ -113,6 +128,10 @@ def audit(data: str, out: str, workers: int | None, labels: str | None, fail_on:
     summary.json (counts, statistics, parameters).
 
     \b
+    Re-auditing into the same --out reads only new or changed files (same path, size and mtime or
+    ETag: the record comes from --out/cache.sqlite); the checks always run on the whole table.
+
+    \b
     Exit codes: 0 done (nothing matched --fail-on), 1 a --fail-on check fired, 2 bad input.
 
     \b
@@ -120,6 +139,8 @@ def audit(data: str, out: str, workers: int | None, labels: str | None, fail_on:
       dataclean audit data/
       dataclean audit data/ --out audit/ --workers 2 --fail-on corrupt,exact_duplicate
       dataclean audit data/ --set near_duplicate.max_distance=6 --format json
+      dataclean audit s3://bucket/photos --storage-option endpoint_url=http://127.0.0.1:9000
+      dataclean audit s3://bucket/photos --engine dask --scheduler tcp://10.0.0.5:8786
     """
     import json
     import os
@@ -130,11 +151,13 @@ def audit(data: str, out: str, workers: int | None, labels: str | None, fail_on:
 
     from dataclean.inspect import DEFAULT_MAX_PIXELS
     from dataclean.launch import start_audit
+    from dataclean.storage import parse_storage_options
 
     # Submit the files to the workers first: everything imported below (the checks, the report) is
     # loaded while they decode.
     job = start_audit(data, workers=workers, labels_path=labels, max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
-                      out_dir=out)
+                      out_dir=out, storage_options=parse_storage_options(storage_options), use_cache=not no_cache,
+                      engine=engine, scheduler=scheduler)
     try:
         from rich.console import Console
 
@@ -148,6 +171,8 @@ def audit(data: str, out: str, workers: int | None, labels: str | None, fail_on:
         job.inspection.close()
         raise
     err = Console(stderr=True)
+    for warning in job.warnings:
+        err.print(f"Warning: {warning}", style="yellow", markup=False, highlight=False, soft_wrap=True)
     # a live bar only where someone can see it (rich draws nothing on a pipe or file anyway)
     with _Progress(err, enabled=fmt == "rich" and not quiet and err.is_terminal) as progress:
         progress.start(len(job.found.paths))

@@ -140,6 +140,17 @@ def decode_file(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> Staged:
     return decode_bytes(data, max_pixels, rec)
 
 
+def decode_source(source: Any, location: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> Staged:
+    """Read one file through ``source`` (a dataclean.storage.Source: fsspec for URLs) and decode it.
+    A read that fails (gone, access denied, network) is an ``unreadable`` record, as on disk."""
+    try:
+        data = source.read(location)
+    except Exception as exc:  # noqa: BLE001 - every filesystem has its own errors; the record says which
+        lines = str(getattr(exc, "strerror", None) or exc).strip().splitlines()
+        return _fail(Record(), "unreadable", f"{type(exc).__name__}: {lines[0] if lines else ''}"), None
+    return decode_bytes(data, max_pixels)
+
+
 def decode_bytes(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, rec: Record | None = None) -> Staged:
     """Hash and decode a file's bytes into a record and, when decoded, its :class:`Reduced` summary."""
     rec = rec or Record()

@@ -1,28 +1,77 @@
 """Start an audit's file inspection before paying for the heavy imports.
 
 The workers need only Pillow and NumPy; pandas and the checks are needed only once the records are
-in. Scanning and submitting the work first lets the CLI import the rest while the workers decode
+in. Listing and submitting the work first lets the CLI import the rest while the workers decode
 (this module must therefore not import pandas, directly or indirectly).
+
+Files the incremental cache (dataclean.cache) already knows unchanged are not submitted: their
+records come from the cache, and only the others go to the engine.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
-from dataclean.inspect import DEFAULT_MAX_PIXELS
-from dataclean.pool import Inspection
-from dataclean.scan import ScanResult, scan
+from dataclean import cache
+from dataclean.engine import Engine, start_inspection
+from dataclean.inspect import DEFAULT_MAX_PIXELS, Record
+from dataclean.scan import ScanResult
+from dataclean.storage import Listing, Source, list_dataset, local_stamps
 
 
 @dataclass
 class StartedAudit:
     found: ScanResult
-    inspection: Inspection
+    inspection: Engine  # inspects the files that are not cache hits (``misses``)
     workers: int
     max_pixels: int
     started: float  # time.perf_counter() at the start
+    source: Source | None = None
+    out_dir: str | None = None  # where the cache is written; None: no cache (--no-cache)
+    cached: dict[int, Record] = field(default_factory=dict)  # row -> record from the cache
+    misses: list[int] = field(default_factory=list)  # rows submitted for inspection
+    sizes: list[int] | None = None  # per row, from the listing (remote) or a stat (local, with a cache)
+    mtimes: list[float] | None = None
+    stamps: list[str] | None = None
+    warnings: list[str] = field(default_factory=list)
+    engine: str = "local"
+
+    def records(self, on_progress: Callable[[int], None] | None = None) -> list[Record]:
+        """Every row's record: cache hits as they were, the others from the engine (in row order)."""
+        fresh = self.inspection.results(on_progress)
+        out: list[Record | None] = [None] * len(self.found.paths)
+        for row, rec in self.cached.items():
+            out[row] = rec
+        remote = self.source is not None and self.source.remote
+        for row, rec in zip(self.misses, fresh):
+            if remote and self.sizes is not None and self.mtimes is not None:
+                rec.mtime = self.mtimes[row]  # the object store's time; the size is the bytes read
+                if rec.error == "unreadable":
+                    rec.bytes = self.sizes[row]
+            out[row] = rec
+        return [r if r is not None else Record(error="decode_error") for r in out]
+
+    def save_cache(self, records: list[Record]) -> str | None:
+        """Write the cache for the next audit (None when caching is off)."""
+        if self.out_dir is None or self.source is None:
+            return None
+        if self.stamps is not None and self.sizes is not None:
+            sizes, stamps = self.sizes, self.stamps
+            if not self.source.remote:  # a miss was stat'ed by its worker: its record holds the freshest
+                sizes, stamps = list(sizes), list(stamps)
+                for row in self.misses:
+                    sizes[row], stamps[row] = records[row].bytes, repr(records[row].mtime)
+        else:  # local, first audit: the workers' fstat is the stamp
+            sizes, stamps = [r.bytes for r in records], [repr(r.mtime) for r in records]
+        return str(cache.save(self.out_dir, self.source.url, self.max_pixels, self.found.paths, sizes, stamps, records))
+
+    @property
+    def cache_counts(self) -> dict[str, int]:
+        return {"hits": len(self.cached), "misses": len(self.misses)}
 
 
 def start_audit(
@@ -31,15 +80,47 @@ def start_audit(
     labels_path: str | os.PathLike[str] | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     out_dir: str | os.PathLike[str] | None = None,
+    *,
+    storage_options: dict[str, Any] | None = None,
+    use_cache: bool = True,
+    engine: str = "local",
+    scheduler: str | None = None,
 ) -> StartedAudit:
-    """Scan ``root`` and submit every file for inspection. ``workers=None`` uses every core; 0 none.
+    """List ``root`` (a folder or an fsspec URL) and submit every file not in the cache for inspection.
 
-    The labels file and the output folder are left out of the scan when they sit inside ``root``.
+    ``workers=None`` uses every core; 0 inspects in this process. The labels file and the output
+    folder are left out of the listing when they sit inside ``root``. The cache is read from and
+    written to ``out_dir`` unless ``use_cache`` is False (or there is no ``out_dir``).
     """
     started = time.perf_counter()
     n_workers = (os.cpu_count() or 1) if workers is None else workers
-    found = scan(root, exclude=[p for p in (labels_path, out_dir) if p])
-    root = str(found.root)
-    paths = [os.path.join(root, p) for p in found.paths]
-    return StartedAudit(found, Inspection(paths, n_workers, max_pixels=max_pixels), n_workers, max_pixels, started)
+    listing = list_dataset(root, storage_options, exclude=[p for p in (labels_path, out_dir) if p])
+    source, found = listing.source, listing.found
+    job = StartedAudit(found, None, n_workers, max_pixels, started, source,  # type: ignore[arg-type]
+                       out_dir=os.fspath(out_dir) if out_dir is not None and use_cache else None, engine=engine,
+                       sizes=listing.sizes, mtimes=listing.mtimes, stamps=listing.stamps)
+    _use_cache(job, listing)
+    locations = [source.location(found.paths[i]) for i in job.misses]
+    job.inspection = start_inspection(engine, locations, source, n_workers, max_pixels, scheduler)
+    return job
 
+
+def _use_cache(job: StartedAudit, listing: Listing) -> None:
+    """Split the rows into cache hits and misses (all misses without a usable cache)."""
+    n = len(listing.found.paths)
+    loaded = cache.load(job.out_dir, listing.source.url, job.max_pixels) if job.out_dir is not None else None
+    if loaded is None or not loaded.entries:
+        if loaded is not None and loaded.warning:
+            job.warnings.append(loaded.warning)
+        job.misses = list(range(n))
+        return
+    if job.stamps is None:  # local: stat the files now (cheap next to reading them)
+        job.sizes, job.mtimes, job.stamps = local_stamps(listing.source, listing.found.paths)
+    assert job.sizes is not None
+    entries = loaded.entries
+    for row, (path, size, stamp) in enumerate(zip(listing.found.paths, job.sizes, job.stamps)):
+        hit = entries.get(path)
+        if hit is not None and stamp and hit[0] == size and hit[1] == stamp:
+            job.cached[row] = hit[2]
+        else:
+            job.misses.append(row)

@@ -18,7 +18,8 @@ from functools import partial
 from operator import attrgetter
 from typing import Any
 
-from dataclean.inspect import DEFAULT_MAX_PIXELS, Record, Staged, complete, decode_file, inspect_files, quiet_decoders
+from dataclean.inspect import DEFAULT_MAX_PIXELS, Record, Staged, complete, decode_file, decode_source, quiet_decoders
+from dataclean.storage import Source
 
 DEFAULT_MEMORY_LIMIT = 3 * 1024**3  # bytes of address space per worker
 DEFAULT_TIMEOUT = 60  # seconds per file
@@ -44,12 +45,12 @@ def _worker_init(memory_limit: int | None) -> None:
     signal.signal(signal.SIGALRM, _on_alarm)
 
 
-def decode_guarded(path: str, max_pixels: int, timeout: int) -> Staged:
-    """decode_file with a time limit (runs in a worker; a MemoryError under the worker's memory cap
-    is already recorded by decode_file as a decode error)."""
+def decode_guarded(path: str, max_pixels: int, timeout: int, source: Source | None = None) -> Staged:
+    """decode_file (or decode_source for a remote ``source``) with a time limit (runs in a worker; a
+    MemoryError under the worker's memory cap is already recorded as a decode error)."""
     signal.alarm(timeout)
     try:
-        return decode_file(path, max_pixels)
+        return decode_source(source, path, max_pixels) if source is not None else decode_file(path, max_pixels)
     except _FileTimeout:
         return Record(error="decode_error", error_detail=f"decoding took longer than {timeout} s"), None
     finally:
@@ -62,9 +63,9 @@ _as_tuple = attrgetter(*Record.__dataclass_fields__)
 _Pending = dict[Future[list[tuple[Any, ...]]], range]  # a submitted chunk's future -> its rows
 
 
-def _run_chunk(paths: Sequence[str], max_pixels: int, timeout: int) -> list[tuple[Any, ...]]:
+def _run_chunk(paths: Sequence[str], max_pixels: int, timeout: int, source: Source | None = None) -> list[tuple[Any, ...]]:
     with quiet_decoders():
-        return [_as_tuple(r) for r in complete([decode_guarded(p, max_pixels, timeout) for p in paths])]
+        return [_as_tuple(r) for r in complete([decode_guarded(p, max_pixels, timeout, source) for p in paths])]
 
 
 def _chunks(n: int, workers: int, most: int = 64) -> list[range]:
@@ -91,8 +92,11 @@ class Inspection:
         max_pixels: int = DEFAULT_MAX_PIXELS,
         timeout: int = DEFAULT_TIMEOUT,
         memory_limit: int | None = DEFAULT_MEMORY_LIMIT,
+        source: Source | None = None,
     ) -> None:
+        """``paths`` are local paths, or locations in a remote ``source`` (read through fsspec by the workers)."""
         self.paths, self.workers = list(paths), workers
+        self.source = source if source is not None and source.remote else None
         self.max_pixels, self.timeout, self.memory_limit = max_pixels, timeout, memory_limit
         self._executor: ProcessPoolExecutor | None = None
         self._pending: _Pending = {}
@@ -101,7 +105,7 @@ class Inspection:
             self._executor, self._pending = self._submit(chunks, min(workers, len(chunks)))
 
     def _submit(self, chunks: list[range], workers: int) -> tuple[ProcessPoolExecutor, _Pending]:
-        run = partial(_run_chunk, max_pixels=self.max_pixels, timeout=self.timeout)
+        run = partial(_run_chunk, max_pixels=self.max_pixels, timeout=self.timeout, source=self.source)
         ex = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init, initargs=(self.memory_limit,))
         return ex, {ex.submit(run, [self.paths[i] for i in c]): c for c in chunks}
 
@@ -110,7 +114,9 @@ class Inspection:
         if self.workers == 0:
             out: list[Record] = []
             for c in _chunks(len(self.paths), 1):
-                out.extend(inspect_files(self.paths[c.start : c.stop], self.max_pixels))
+                with quiet_decoders():
+                    out.extend(complete([decode_source(self.source, p, self.max_pixels) if self.source
+                                         else decode_file(p, self.max_pixels) for p in self.paths[c.start : c.stop]]))
                 if on_progress:
                     on_progress(len(c))
             return out
@@ -160,6 +166,7 @@ def inspect_many(
     timeout: int = DEFAULT_TIMEOUT,
     memory_limit: int | None = DEFAULT_MEMORY_LIMIT,
     on_progress: Callable[[int], None] | None = None,
+    source: Source | None = None,
 ) -> list[Record]:
     """Inspect ``paths`` and return their records in the same order (see :class:`Inspection`)."""
-    return Inspection(paths, workers, max_pixels, timeout, memory_limit).results(on_progress)
+    return Inspection(paths, workers, max_pixels, timeout, memory_limit, source).results(on_progress)

@@ -28,6 +28,9 @@ def audit_report(result: AuditResult, examples: int = 3) -> Group:
 
 def header(summary: dict[str, Any]) -> Text:
     text = Text()
+    cache = summary.get("cache")
+    if cache is not None:
+        text.append(f"{cache['hits']:,} unchanged, {cache['misses']:,} inspected\n", style="dim")
     text.append("dataclean audit ", style="bold")
     text.append(summary["root"], style="bold blue")
     n_classes = len(summary["classes"])

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from dataclean.errors import DatacleanError
 from dataclean.fix.policy import Policy, decide, policy_to_toml
 from dataclean.fix.quarantine import JOURNAL_NAME, Move, MoveReport, plan_moves, quarantine_files
 from dataclean.fix.split import assign_splits
 from dataclean.fix.validate import check_files, load_manifest
 from dataclean.io import atomic_write, write_csv
+from dataclean.storage import is_remote
 
 _INT_COLUMNS = ("bytes", "width", "height")
 
@@ -61,6 +63,10 @@ def plan_fix(manifest: str | os.PathLike[str], policy: Policy | None = None,
     moves: list[Move] = []
     dropped = decided["action"].eq("drop").to_numpy()
     if quarantine_dir is not None:
+        remote = next((r for r in df["root"].unique() if is_remote(r)), None)
+        if remote is not None:
+            raise DatacleanError(f"--quarantine cannot move files in {remote}: remote data is read-only to dataclean "
+                                 "(run fix without --quarantine; clean.csv lists what to keep)")
         rows = [i for i in range(len(df)) if dropped[i]]
         moves = plan_moves(((df["root"].iloc[i], df["path"].iloc[i]) for i in rows), quarantine_dir)
         gone = {i for i, m in zip(rows, moves) if not os.path.lexists(m.src) and os.path.lexists(m.dst)}

@@ -10,12 +10,14 @@ import math
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from dataclean.errors import DatacleanError
 from dataclean.io import file_md5
 from dataclean.manifest import read_manifest
+from dataclean.storage import is_remote, list_dataset
 
 #: Columns ``fix`` reads; ``action``/``reason`` are recomputed, so they are optional.
 FIX_COLUMNS: list[str] = ["path", "root", "label", "bytes", "mtime", "md5", "width", "height",
@@ -85,6 +87,8 @@ def check_files(df: pd.DataFrame, where: str | os.PathLike[str],
     mtimes = _numbers(df, "mtime", Path(where)).tolist()
     missing: list[str] = []
     for i, (root, rel, md5) in enumerate(zip(df["root"], df["path"], df["md5"])):
+        if is_remote(root):  # checked in one listing per root below, not a request per file
+            continue
         file = Path(root) / rel
         try:
             st = file.stat()
@@ -102,7 +106,40 @@ def check_files(df: pd.DataFrame, where: str | os.PathLike[str],
             raise DatacleanError(
                 f"manifest {where} is stale: {file} changed since the audit (MD5 differs); "
                 f"re-run dataclean audit")
+    missing.extend(_check_remote(df, where))
     if missing:
         more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
         raise DatacleanError(
             f"manifest {where} lists missing file {missing[0]}{more}; re-run dataclean audit")
+
+
+def _check_remote(df: pd.DataFrame, where: str | os.PathLike[str]) -> list[str]:
+    """The remote rows' files that are gone (one listing per root); raise for one whose size changed."""
+    missing: list[str] = []
+    remote = df["root"].map(is_remote)
+    for root in df.loc[remote, "root"].unique():
+        rows = df[df["root"] == root]
+        listing = list_dataset(root, _options_for(root))
+        sizes = dict(zip(listing.found.paths, listing.sizes or []))
+        for rel, size in zip(rows["path"], _numbers(rows, "bytes", Path(where)).tolist()):
+            if rel not in sizes:
+                missing.append(f"{root}/{rel}")
+            elif not math.isnan(size) and sizes[rel] != int(size):
+                raise DatacleanError(f"manifest {where} is stale: {root}/{rel} is {sizes[rel]} bytes, manifest says "
+                                     f"{int(size)}; re-run dataclean audit")
+    return missing
+
+
+def _options_for(root: str) -> dict[str, Any]:
+    """Storage options for a manifest's remote root: $DATACLEAN_STORAGE_OPTIONS (JSON), else none
+    (the filesystem's own environment variables and config files apply)."""
+    import json
+
+    text = os.environ.get("DATACLEAN_STORAGE_OPTIONS", "")
+    try:
+        options = json.loads(text) if text else {}
+    except ValueError:
+        raise DatacleanError(f"DATACLEAN_STORAGE_OPTIONS is not JSON: {text!r}") from None
+    if not isinstance(options, dict):
+        raise DatacleanError(f"DATACLEAN_STORAGE_OPTIONS must be a JSON object, got {text!r}")
+    return options

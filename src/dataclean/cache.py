@@ -1,0 +1,120 @@
+"""The incremental cache: per-file records of the last audit, in ``--out/cache.sqlite``.
+
+A file whose (path, size, stamp) is unchanged since the audit that wrote the cache is not read again;
+its record comes from here. The stamp is the mtime for local files (``repr`` of ``st_mtime``) and the
+ETag (else the modification time) for remote ones. The cache belongs to one dataset root, one
+``--max-pixels`` and one version of the inspection: anything else, or a file that is not such a
+cache (corrupt, foreign, another schema), is ignored with a warning and never trusted. It is written
+to a temp file and renamed, at the end of an audit.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from dataclean.inspect import Record
+
+CACHE_NAME = "cache.sqlite"
+#: Bump when what inspection computes changes: older caches are then ignored (a warning says why).
+INSPECT_VERSION = "1"
+SCHEMA = "dataclean-cache-1"
+
+_FIELDS = [f.name for f in fields(Record)]
+_TYPES = {"bytes": "INTEGER", "mtime": "REAL", "width": "INTEGER", "height": "INTEGER", "brightness": "REAL",
+          "contrast": "REAL", "lum_p01": "REAL", "lum_p99": "REAL", "thumb": "BLOB"}
+_COLUMNS = ", ".join(f'"{n}" {_TYPES.get(n, "TEXT")}' for n in _FIELDS)
+_RECORDS_SQL = f'CREATE TABLE records (path TEXT PRIMARY KEY, size INTEGER NOT NULL, stamp TEXT NOT NULL, {_COLUMNS}) STRICT'
+_META_SQL = "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT"
+
+#: Records that say more about the moment than about the file: read again next time.
+_TRANSIENT = ("unreadable",)
+_TRANSIENT_DETAILS = ("decoding took longer than", "the decoder crashed")
+
+
+@dataclass
+class CacheLoad:
+    """What :func:`load` found: ``entries`` maps path -> (size, stamp, record); ``warning`` says why
+    an existing cache was not used (empty when it was, or when there was none)."""
+
+    entries: dict[str, tuple[int, str, Record]]
+    warning: str = ""
+
+
+def cache_path(out_dir: str | os.PathLike[str]) -> Path:
+    return Path(out_dir) / CACHE_NAME
+
+
+def _meta(root: str, max_pixels: int) -> dict[str, str]:
+    return {"schema": SCHEMA, "inspect_version": INSPECT_VERSION, "root": root, "max_pixels": str(max_pixels)}
+
+
+def load(out_dir: str | os.PathLike[str], root: str, max_pixels: int) -> CacheLoad:
+    """The cache in ``out_dir`` when it is one of ours for this root and settings, else none (and why)."""
+    path = cache_path(out_dir)
+    if not path.is_file():
+        return CacheLoad({})
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        return CacheLoad({}, f"cache {path} cannot be opened ({exc}); ignored, every file is inspected")
+    try:
+        schema = dict(con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall())
+        if schema != {"meta": _META_SQL, "records": _RECORDS_SQL}:
+            return CacheLoad({}, f"cache {path} is not a dataclean cache of this version; ignored, every file is inspected")
+        meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+        want = _meta(root, max_pixels)
+        wrong = [k for k in want if meta.get(k) != want[k]]
+        if wrong:
+            got = ", ".join(f"{k}={meta.get(k)!r}" for k in wrong)
+            return CacheLoad({}, f"cache {path} was written for {got}, not {', '.join(f'{want[k]!r}' for k in wrong)}; "
+                                 "ignored, every file is inspected")
+        entries = {row[0]: (row[1], row[2], Record(*row[3:])) for row in con.execute("SELECT * FROM records")}
+    except (sqlite3.Error, TypeError, ValueError) as exc:
+        return CacheLoad({}, f"cache {path} is unreadable ({exc}); ignored, every file is inspected")
+    finally:
+        con.close()
+    return CacheLoad(entries)
+
+
+def cacheable(rec: Record) -> bool:
+    return rec.error not in _TRANSIENT and not rec.error_detail.startswith(_TRANSIENT_DETAILS)
+
+
+def save(out_dir: str | os.PathLike[str], root: str, max_pixels: int, paths: Sequence[str], sizes: Sequence[int],
+         stamps: Sequence[str], records: Sequence[Record]) -> Path:
+    """Write the cache for this audit's files (replacing the old one atomically: temp file + rename)."""
+    target = cache_path(out_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{CACHE_NAME}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        con = sqlite3.connect(tmp)
+        try:
+            con.execute("PRAGMA journal_mode = OFF")
+            con.execute("PRAGMA synchronous = OFF")  # one fsync below, before the rename
+            con.execute(_META_SQL)
+            con.execute(_RECORDS_SQL)
+            con.executemany("INSERT INTO meta VALUES (?, ?)", _meta(root, max_pixels).items())
+            marks = ", ".join("?" * (len(_FIELDS) + 3))
+            rows: Any = ((p, s, t, *(getattr(r, f) for f in _FIELDS))
+                         for p, s, t, r in zip(paths, sizes, stamps, records) if t and cacheable(r))
+            con.executemany(f"INSERT INTO records VALUES ({marks})", rows)
+            con.commit()
+        finally:
+            con.close()
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return target
