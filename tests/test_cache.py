@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from scale_helpers import bump_mtime, comparable, jpeg_bytes, make_small_dataset, summary_core
 
 from dataclean import cache
 from dataclean.audit import run_audit
 from dataclean.cli import main
 from dataclean.storage import parse_storage_options
+from scale_helpers import bump_mtime, comparable, jpeg_bytes, make_small_dataset, summary_core
 
 
 def _audit(root: Path, out: Path, **kw: object):  # type: ignore[no-untyped-def]

@@ -53,6 +53,19 @@ def parse_storage_options(items: Iterable[str]) -> dict[str, Any]:
     return out
 
 
+def storage_options_from_env() -> dict[str, Any]:
+    """Storage options for a manifest's remote root outside `audit` (fix, train): $DATACLEAN_STORAGE_OPTIONS
+    as a JSON object, else none (the filesystem's own environment variables and config files still apply)."""
+    text = os.environ.get("DATACLEAN_STORAGE_OPTIONS", "")
+    try:
+        options = json.loads(text) if text else {}
+    except ValueError:
+        raise DatacleanError(f"DATACLEAN_STORAGE_OPTIONS is not JSON: {text!r}") from None
+    if not isinstance(options, dict):
+        raise DatacleanError(f"DATACLEAN_STORAGE_OPTIONS must be a JSON object, got {text!r}")
+    return options
+
+
 @dataclass(frozen=True)
 class Source:
     """A dataset root: ``url`` is what the manifest's ``root`` column holds (an absolute local path,
@@ -232,6 +245,29 @@ def local_stamps(source: Source, paths: Sequence[str]) -> tuple[list[int], list[
         mtimes.append(st.st_mtime)
         stamps.append(repr(st.st_mtime))
     return sizes, mtimes, stamps
+
+
+def materialize(roots: Sequence[str], paths: Sequence[str], sizes: Sequence[int | None],
+                cache_dir: str | os.PathLike[str], storage_options: dict[str, Any] | None = None,
+                workers: int = 8, on_progress: Callable[[int], None] | None = None) -> list[str]:
+    """A local path for each manifest row (``roots[i]`` + ``paths[i]``): a local root's file where it is,
+    a remote one fetched once into ``cache_dir/<scheme>/<bucket/prefix>/<path>`` (see :func:`fetch`)."""
+    out = [""] * len(paths)
+    remote: dict[str, list[int]] = {}
+    for i, root in enumerate(roots):
+        if is_remote(root):
+            remote.setdefault(root, []).append(i)
+        else:
+            out[i] = os.path.join(local_path(root), paths[i])
+    for root, rows in remote.items():
+        url = root.rstrip("/")
+        source = Source(url, url.partition("://")[0].lower(), dict(storage_options or {}))
+        _open(source)
+        local = Path(cache_dir) / source.protocol / source.base
+        got = fetch(source, [paths[i] for i in rows], [sizes[i] for i in rows], local, workers, on_progress)
+        for i, path in zip(rows, got):
+            out[i] = path
+    return out
 
 
 def fetch(source: Source, paths: Sequence[str], sizes: Sequence[int | None], cache_dir: str | os.PathLike[str],

@@ -73,10 +73,13 @@ def _quiet_tensorflow() -> None:
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Run directory [default: runs/<arch>-<YYYYmmdd-HHMMSS>].")
 @click.option("--overwrite", is_flag=True, help="Reuse an --out that already holds a model.")
+@click.option("--data-cache", type=click.Path(file_okay=False), default=None,
+              help="Where files of a remote manifest root (s3://...) are fetched to, once [default: data-cache/ "
+                   "beside the run directory]. Storage options: $DATACLEAN_STORAGE_OPTIONS (JSON).")
 def train(manifest: str, arch: str, weights: str, image_size: int | None, batch_size: int, epochs: int,
           fine_tune_epochs: int, unfreeze: int, learning_rate: float, fine_tune_learning_rate: float | None,
           dropout: float, hidden_units: int, augment: str, class_weight: str, patience: int, cache: bool,
-          seed: int, out: str | None, overwrite: bool) -> None:
+          seed: int, out: str | None, overwrite: bool, data_cache: str | None) -> None:
     """Train a transfer-learning classifier on a clean manifest; evaluate it on the test split.
 
     Two phases: the new head (pooling, dropout, softmax) on a frozen backbone, then the last
@@ -91,7 +94,7 @@ def train(manifest: str, arch: str, weights: str, image_size: int | None, batch_
                       batch_size=batch_size, epochs=epochs, fine_tune_epochs=fine_tune_epochs, unfreeze=unfreeze,
                       learning_rate=learning_rate, fine_tune_learning_rate=fine_tune_learning_rate,
                       dropout=dropout, hidden_units=hidden_units, augment=augment, class_weight=class_weight,
-                      patience=patience, cache=cache, seed=seed)
+                      patience=patience, cache=cache, seed=seed, data_cache=data_cache)
     _quiet_tensorflow()
     from rich.console import Console
 

@@ -82,6 +82,7 @@ class TrainConfig:
     patience: int = 4  # EarlyStopping patience, in epochs, per phase
     cache: bool = True
     seed: int = 42
+    data_cache: str | None = None  # where a remote manifest's files are fetched; None: data-cache/ beside `out`
 
     def __post_init__(self) -> None:
         arch = get_arch(self.arch)

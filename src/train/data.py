@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from dataclean.errors import DatacleanError, first_line
 from dataclean.manifest import absolute_paths, read_manifest
 
 if TYPE_CHECKING:
+    import pandas as pd
     import tensorflow as tf
 
 SPLITS = ("train", "val", "test")
@@ -39,9 +40,11 @@ class Splits:
         return {s: {c: int((self.labels[s] == i).sum()) for i, c in enumerate(self.classes)} for s in SPLITS}
 
 
-def load_splits(manifest: str | os.PathLike[str]) -> Splits:
+def load_splits(manifest: str | os.PathLike[str], data_cache: str | os.PathLike[str] | None = None) -> Splits:
     """Read and check a clean manifest: split column with train/val/test, >= 2 train classes,
-    a non-empty test split, and every file present. Raises DatacleanError naming the problem."""
+    a non-empty test split, and every file present. Raises DatacleanError naming the problem.
+
+    Rows whose root is remote (s3://...) are fetched once into ``data_cache`` (dataclean.storage.materialize)."""
     df = read_manifest(manifest, required=["path", "root", "label", "split"])
     if df.empty:
         raise DatacleanError(f"manifest {manifest} has no rows")
@@ -67,7 +70,7 @@ def load_splits(manifest: str | os.PathLike[str]) -> Splits:
     if strays:
         raise DatacleanError(
             f"manifest {manifest}: class(es) {', '.join(strays)} appear in val/test but not in train")
-    files = absolute_paths(df)
+    files = _local_files(df, data_cache)
     missing = [f for f in files if not os.path.isfile(f)]
     if missing:
         raise DatacleanError(
@@ -78,6 +81,38 @@ def load_splits(manifest: str | os.PathLike[str]) -> Splits:
         paths={s: files[split == s].tolist() for s in SPLITS},
         labels={s: np.array([index[c] for c in labels[split == s]], dtype=np.int64) for s in SPLITS},
     )
+
+
+def _local_files(df: pd.DataFrame, data_cache: str | os.PathLike[str] | None) -> pd.Series:
+    """Each row's file on this machine: ``root / path``, remote roots fetched into ``data_cache`` first."""
+    import pandas as pd
+
+    from dataclean.storage import is_remote, materialize, storage_options_from_env
+
+    if not df["root"].map(is_remote).any():
+        return absolute_paths(df)
+    sizes: list[int | None] = [None] * len(df)
+    if "bytes" in df.columns:  # a file already fetched with the manifest's size is not fetched again
+        sizes = [None if v != v else int(v) for v in pd.to_numeric(df["bytes"], errors="coerce").tolist()]
+    with _fetch_progress(len(df)) as advance:
+        got = materialize(df["root"].tolist(), df["path"].tolist(), sizes, data_cache or "data-cache",
+                          storage_options_from_env(), on_progress=advance)
+    return pd.Series(got, index=df.index)
+
+
+@contextmanager
+def _fetch_progress(total: int) -> Iterator[Any]:
+    """A progress bar on stderr while remote files are fetched (nothing when stderr is not a terminal)."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield None
+        return
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("fetching", total=total)
+        yield lambda n: bar.advance(task, n)
 
 
 def class_weights(labels: np.ndarray, num_classes: int) -> dict[int, float]:

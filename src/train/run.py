@@ -92,7 +92,7 @@ def run_training(cfg: TrainConfig, *, overwrite: bool = False, console: Console 
     ``cfg.weights`` is "none"), evaluate on test, write the run."""
     console = console or Console(stderr=True)
     started = time.time()
-    splits: Splits = load_splits(cfg.manifest)
+    splits: Splits = load_splits(cfg.manifest, data_cache=cfg.data_cache or Path(cfg.out).parent / "data-cache")
     run = prepare_run_dir(cfg.out, overwrite)
 
     import keras

@@ -10,14 +10,13 @@ import math
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from dataclean.errors import DatacleanError
 from dataclean.io import file_md5
 from dataclean.manifest import read_manifest
-from dataclean.storage import is_remote, list_dataset
+from dataclean.storage import is_remote, list_dataset, storage_options_from_env
 
 #: Columns ``fix`` reads; ``action``/``reason`` are recomputed, so they are optional.
 FIX_COLUMNS: list[str] = ["path", "root", "label", "bytes", "mtime", "md5", "width", "height",
@@ -119,7 +118,7 @@ def _check_remote(df: pd.DataFrame, where: str | os.PathLike[str]) -> list[str]:
     remote = df["root"].map(is_remote)
     for root in df.loc[remote, "root"].unique():
         rows = df[df["root"] == root]
-        listing = list_dataset(root, _options_for(root))
+        listing = list_dataset(root, storage_options_from_env())
         sizes = dict(zip(listing.found.paths, listing.sizes or []))
         for rel, size in zip(rows["path"], _numbers(rows, "bytes", Path(where)).tolist()):
             if rel not in sizes:
@@ -129,17 +128,3 @@ def _check_remote(df: pd.DataFrame, where: str | os.PathLike[str]) -> list[str]:
                                      f"{int(size)}; re-run dataclean audit")
     return missing
 
-
-def _options_for(root: str) -> dict[str, Any]:
-    """Storage options for a manifest's remote root: $DATACLEAN_STORAGE_OPTIONS (JSON), else none
-    (the filesystem's own environment variables and config files apply)."""
-    import json
-
-    text = os.environ.get("DATACLEAN_STORAGE_OPTIONS", "")
-    try:
-        options = json.loads(text) if text else {}
-    except ValueError:
-        raise DatacleanError(f"DATACLEAN_STORAGE_OPTIONS is not JSON: {text!r}") from None
-    if not isinstance(options, dict):
-        raise DatacleanError(f"DATACLEAN_STORAGE_OPTIONS must be a JSON object, got {text!r}")
-    return options
