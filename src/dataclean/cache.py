@@ -29,7 +29,8 @@ _FIELDS = [f.name for f in fields(Record)]
 _TYPES = {"bytes": "INTEGER", "mtime": "REAL", "width": "INTEGER", "height": "INTEGER", "brightness": "REAL",
           "contrast": "REAL", "lum_p01": "REAL", "lum_p99": "REAL", "thumb": "BLOB"}
 _COLUMNS = ", ".join(f'"{n}" {_TYPES.get(n, "TEXT")}' for n in _FIELDS)
-_RECORDS_SQL = f'CREATE TABLE records (path TEXT PRIMARY KEY, size INTEGER NOT NULL, stamp TEXT NOT NULL, {_COLUMNS}) STRICT'
+# path as bytes: file names that are not UTF-8 (held as surrogate escapes) are stored as they are on disk
+_RECORDS_SQL = f'CREATE TABLE records (path BLOB PRIMARY KEY, size INTEGER NOT NULL, stamp TEXT NOT NULL, {_COLUMNS}) STRICT'
 _META_SQL = "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT"
 
 #: Records that say more about the moment than about the file: read again next time.
@@ -74,7 +75,8 @@ def load(out_dir: str | os.PathLike[str], root: str, max_pixels: int) -> CacheLo
             got = ", ".join(f"{k}={meta.get(k)!r}" for k in wrong)
             return CacheLoad({}, f"cache {path} was written for {got}, not {', '.join(f'{want[k]!r}' for k in wrong)}; "
                                  "ignored, every file is inspected")
-        entries = {row[0]: (row[1], row[2], Record(*row[3:])) for row in con.execute("SELECT * FROM records")}
+        entries = {row[0].decode("utf-8", "surrogateescape"): (row[1], row[2], Record(*row[3:]))
+                   for row in con.execute("SELECT * FROM records")}
     except (sqlite3.Error, TypeError, ValueError) as exc:
         return CacheLoad({}, f"cache {path} is unreadable ({exc}); ignored, every file is inspected")
     finally:
@@ -86,12 +88,29 @@ def cacheable(rec: Record) -> bool:
     return rec.error not in _TRANSIENT and not rec.error_detail.startswith(_TRANSIENT_DETAILS)
 
 
+def _storable(rec: Record) -> bool:
+    """False for a record whose text cannot go into SQLite as UTF-8 (a message quoting an undecodable name)."""
+    return all(isinstance(v, str) is False or v.isascii() or _utf8(v) for v in (rec.error_detail, rec.format, rec.mode))
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
 def save(out_dir: str | os.PathLike[str], root: str, max_pixels: int, paths: Sequence[str], sizes: Sequence[int],
          stamps: Sequence[str], records: Sequence[Record]) -> Path:
     """Write the cache for this audit's files (replacing the old one atomically: temp file + rename)."""
     target = cache_path(out_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{CACHE_NAME}.", suffix=".tmp", dir=target.parent)
+    if hasattr(os, "fchmod"):  # like every output: the permissions open() would give, not mkstemp's 0600
+        mask = os.umask(0o022)
+        os.umask(mask)
+        os.fchmod(fd, 0o666 & ~mask)
     os.close(fd)
     try:
         con = sqlite3.connect(tmp)
@@ -102,8 +121,8 @@ def save(out_dir: str | os.PathLike[str], root: str, max_pixels: int, paths: Seq
             con.execute(_RECORDS_SQL)
             con.executemany("INSERT INTO meta VALUES (?, ?)", _meta(root, max_pixels).items())
             marks = ", ".join("?" * (len(_FIELDS) + 3))
-            rows: Any = ((p, s, t, *(getattr(r, f) for f in _FIELDS))
-                         for p, s, t, r in zip(paths, sizes, stamps, records) if t and cacheable(r))
+            rows: Any = ((p.encode("utf-8", "surrogateescape"), s, t, *(getattr(r, f) for f in _FIELDS))
+                         for p, s, t, r in zip(paths, sizes, stamps, records) if t and cacheable(r) and _storable(r))
             con.executemany(f"INSERT INTO records VALUES ({marks})", rows)
             con.commit()
         finally:

@@ -37,9 +37,9 @@ def inspect_columns(locations: Sequence[str], source: Source, max_pixels: int = 
     return {name: [getattr(r, name) for r in records] for name in _FIELDS}
 
 
-def task_ranges(n: int, workers: int, most: int = TASK_FILES) -> list[range]:
-    """Consecutive tasks of up to ``most`` files, at least four per worker when there are few files."""
-    size = max(1, min(most, -(-n // max(1, 4 * workers))))
+def task_ranges(n: int, workers: int, most: int | None = None) -> list[range]:
+    """Consecutive tasks of up to ``most`` (default TASK_FILES) files, at least four per worker when there are few files."""
+    size = max(1, min(most or TASK_FILES, -(-n // max(1, 4 * workers))))
     return [range(a, min(a + size, n)) for a in range(0, n, size)]
 
 
@@ -83,7 +83,9 @@ class DaskInspection:
             pending = dict(self._futures)
             while pending:
                 retry: list[range] = []
-                for fut in as_completed(list(pending)):
+                with self._client.as_current():  # as_completed finds the client as the current one
+                    done = as_completed(list(pending))
+                for fut in done:
                     rows = pending.pop(fut)
                     try:
                         cols = fut.result()

@@ -1,0 +1,162 @@
+"""The Dask engine against real clusters started by the tests: a LocalCluster, and the `dask scheduler` /
+`dask worker` commands. Outputs must equal the local engine's, also when a worker dies mid-audit."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from dataclean.audit import run_audit
+from dataclean.cli import main
+from s3_helpers import S3, s3  # noqa: F401 - the fixture
+from scale_helpers import comparable, jpeg_bytes, make_small_dataset, summary_core
+
+distributed = pytest.importorskip("distributed")
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("dask") / "data"
+    make_small_dataset(root, n_per_class=12)
+    return root
+
+
+@pytest.fixture(scope="module")
+def cluster(s3: S3) -> Iterator[distributed.LocalCluster]:  # noqa: F811 - after s3: workers inherit its credentials
+    import logging
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None, silence_logs=logging.ERROR) as c:
+        yield c
+
+
+def _local(root: Path):  # type: ignore[no-untyped-def]
+    return run_audit(root, workers=0)
+
+
+def test_local_folder_on_a_cluster_equals_the_local_engine(dataset: Path, cluster: distributed.LocalCluster) -> None:
+    got = run_audit(dataset, workers=2, engine="dask", scheduler=cluster.scheduler_address)
+    want = _local(dataset)
+    assert comparable(got, drop=()) == comparable(want, drop=())
+    assert summary_core(got) == summary_core(want) and got.summary["parameters"]["engine"] == "dask"
+
+
+def test_s3_bucket_on_a_cluster_equals_a_local_audit(dataset: Path, s3: S3, cluster: distributed.LocalCluster) -> None:  # noqa: F811
+    s3.client.create_bucket(Bucket="clustered")
+    s3.upload_dir("clustered", "set", dataset)
+    url = "s3://clustered/set"
+    got = run_audit(url, workers=2, engine="dask", scheduler=cluster.scheduler_address)  # endpoint: AWS_ENDPOINT_URL
+    assert got.table["root"] == [url] * len(got.table)
+    assert comparable(got) == comparable(_local(dataset))
+    assert summary_core(got) == summary_core(_local(dataset))
+
+
+def test_killing_a_worker_mid_audit_changes_nothing(dataset: Path, cluster: distributed.LocalCluster,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclean.engine.dask as engine
+
+    monkeypatch.setattr(engine, "TASK_FILES", 1)  # one file per task: many tasks in flight when the worker dies
+    with distributed.Client(cluster.scheduler_address, set_as_default=False) as client:
+        pids = client.run(os.getpid)  # worker address -> pid
+    victim = sorted(pids.values())[0]
+    killed: list[int] = []
+
+    def on_progress(n: int) -> None:
+        if not killed:  # the first finished task: the others are queued or running
+            os.kill(victim, signal.SIGKILL)
+            killed.append(victim)
+
+    got = run_audit(dataset, workers=2, engine="dask", scheduler=cluster.scheduler_address, on_progress=on_progress)
+    assert killed == [victim]
+    assert comparable(got, drop=()) == comparable(_local(dataset), drop=())
+    with distributed.Client(cluster.scheduler_address, set_as_default=False) as client:
+        client.wait_for_workers(2, timeout=60)  # the nanny restarts the dead worker
+        assert victim not in client.run(os.getpid).values()
+
+
+def test_local_cluster_started_by_the_cli(dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    out = tmp_path / "out"
+    res = CliRunner().invoke(main, ["audit", str(dataset), "-o", str(out), "-j", "2", "--engine", "dask", "-q", "--no-cache"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["files"] == 27 and summary["parameters"]["engine"] == "dask"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def dask_commands(tmp_path: Path) -> Iterator[str]:
+    """`dask scheduler` and one `dask worker` as processes; yields the scheduler's address."""
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    bindir = Path(sys.executable).parent
+    log = open(tmp_path / "dask.log", "w")  # noqa: SIM115 - closed below
+    sched = subprocess.Popen([str(bindir / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                              "--no-dashboard"], stdout=log, stderr=subprocess.STDOUT)
+    worker = subprocess.Popen([str(bindir / "dask"), "worker", address, "--nthreads", "1", "--nworkers", "1",
+                               "--host", "127.0.0.1", "--no-dashboard"], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        with distributed.Client(address, timeout="60s", set_as_default=False) as client:
+            client.wait_for_workers(1, timeout=60)
+        yield address
+    finally:
+        for proc in (worker, sched):
+            proc.terminate()
+        for proc in (worker, sched):
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        log.close()
+
+
+def test_dask_scheduler_and_worker_commands(dataset: Path, dask_commands: str, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", dask_commands)  # no --scheduler: the environment names it
+    out = tmp_path / "out"
+    res = CliRunner().invoke(main, ["audit", str(dataset), "-o", str(out), "--engine", "dask", "--examples", "0"])
+    assert res.exit_code == 0, res.output
+    assert res.output.splitlines()[0] == "0 unchanged, 27 inspected"
+    (dataset / "cats" / "late.jpg").write_bytes(jpeg_bytes(31337))
+    try:
+        res = CliRunner().invoke(main, ["audit", str(dataset), "-o", str(out), "--engine", "dask", "--scheduler",
+                                        dask_commands, "--examples", "0"])
+        assert res.exit_code == 0, res.output
+        assert res.output.splitlines()[0] == "27 unchanged, 1 inspected"
+        got = run_audit(dataset, engine="dask", scheduler=dask_commands)
+        assert comparable(got, drop=()) == comparable(_local(dataset), drop=())
+    finally:
+        (dataset / "cats" / "late.jpg").unlink()
+
+
+def test_a_scheduler_that_does_not_answer_is_a_one_line_error(dataset: Path, tmp_path: Path) -> None:
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    out = tmp_path / "out"
+    started = time.perf_counter()
+    res = CliRunner().invoke(main, ["audit", str(dataset), "-o", str(out), "--engine", "dask", "--scheduler", address])
+    assert res.exit_code == 2
+    assert res.output.startswith(f"Error: cannot reach the Dask scheduler at {address}: ") and res.output.count("\n") == 1
+    assert not out.exists() and time.perf_counter() - started < 60
+
+
+def test_scheduler_without_dask_engine_is_refused(dataset: Path, tmp_path: Path) -> None:
+    res = CliRunner().invoke(main, ["audit", str(dataset), "-o", str(tmp_path / "o"), "--scheduler", "tcp://127.0.0.1:1"])
+    assert res.exit_code == 2 and res.output.strip() == "Error: --scheduler tcp://127.0.0.1:1 needs --engine dask"
+
+
