@@ -44,7 +44,7 @@ def _crowded(n: int, seed: int) -> np.ndarray:
 GENERATORS = {"uniform": _uniform, "clustered": _clustered, "few_values": _few_values}
 
 
-@pytest.mark.parametrize("fold", [True, False], ids=["digest-keys", "full-keys"])
+@pytest.mark.parametrize("fold", [True, False], ids=["16-bit-digest", "32-bit-digest"])
 @pytest.mark.parametrize("method", ["auto", "index", "brute"])
 @pytest.mark.parametrize("max_distance", [0, 1, 3, 6, 10, 64, 70], ids=lambda d: f"d{d}")
 @pytest.mark.parametrize("kind", list(GENERATORS))
@@ -57,7 +57,7 @@ def test_matches_bruteforce(kind: str, max_distance: int, method: str, fold: boo
     np.testing.assert_array_equal(pairs_within(hashes, max_distance, method=method), expected)
 
 
-@pytest.mark.parametrize("fold", [True, False], ids=["digest-keys", "full-keys"])
+@pytest.mark.parametrize("fold", [True, False], ids=["16-bit-digest", "32-bit-digest"])
 @pytest.mark.parametrize("method", ["auto", "index"])
 def test_crowded_buckets_of_different_hashes(method: str, fold: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(neardup, "_FOLD_MAX", 1 << 16 if fold else 0)

@@ -51,7 +51,7 @@ DEFAULT_MIN_SIMILARITY = 0.99
 
 _PAIR_CHUNK = 1 << 21  # candidate pairs handled at once: bounds memory to ~100 MB per chunk
 _SIM_CHUNK = 1 << 15  # pairs per thumbnail-correlation batch
-_FOLD_MAX = 1 << 16  # up to this many distinct hashes, tables bucket a 16-bit digest of their keys
+_FOLD_MAX = 1 << 16  # up to this many distinct hashes, tables bucket a 16-bit digest of their keys (else 32-bit)
 _SCRAMBLE = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit constant: the top bits of value * it depend on every bit
 _SAMPLE = 4096  # hashes sampled to estimate bucket collisions when choosing k
 _MAX_K = 5
@@ -268,10 +268,19 @@ def _index_pairs(values: np.ndarray, d: int, plan: _Plan) -> tuple[np.ndarray, n
     fold = len(values) <= _FOLD_MAX
     for sel, mask in plan.tables:
         keys = values & np.uint64(mask)
-        if fold:  # few hashes: bucket by a 16-bit digest of the key, which numpy sorts by radix (3x faster).
-            # Keys that merely share a digest meet as candidates and fail the block check below.
+        # Bucket by a digest of the key that numpy sorts by radix (16-bit integers): one 16-bit digest
+        # for few hashes, else a 32-bit one sorted in two stable 16-bit passes (low half, then high
+        # half), still ~3x faster than sorting the 64-bit keys at 100k-10M hashes. Keys that merely
+        # share a digest meet as candidates and fail the block check below.
+        if fold:
             keys = ((keys * _SCRAMBLE) >> np.uint64(48)).astype(np.uint16)
-        order = np.argsort(keys, kind="stable")
+            order = np.argsort(keys, kind="stable")
+        else:
+            digest = (keys * _SCRAMBLE) >> np.uint64(32)
+            order = np.argsort((digest & np.uint64(0xFFFF)).astype(np.uint16), kind="stable")
+            high = (digest >> np.uint64(16)).astype(np.uint16)
+            order = order[np.argsort(high[order], kind="stable")]
+            keys = digest.astype(np.uint32)
         by_key = values[order]  # gathering from the key-sorted copy keeps memory access local
         for a, b in _bucket_runs(keys[order]):
             x = by_key[a] ^ by_key[b]
