@@ -45,7 +45,10 @@ def s3() -> Iterator[S3]:
     from moto.core.authorization import ActionAuthenticatorMixin
     from moto.server import ThreadedMotoServer
 
+    from moto.moto_api._internal.models import moto_api_backend
+
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    moto_api_backend.reset()  # moto's state lives in this process: each module starts from an empty account
     _forget_filesystems()
     with pytest.MonkeyPatch.context() as mp:
         for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
@@ -74,6 +77,7 @@ def s3() -> Iterator[S3]:
         finally:
             settings.INITIAL_NO_AUTH_ACTION_COUNT = previous
             server.stop()
+            moto_api_backend.reset()
             _forget_filesystems()
 
 
