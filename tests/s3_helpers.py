@@ -43,9 +43,8 @@ def s3() -> Iterator[S3]:
     boto3 = pytest.importorskip("boto3")
     from moto import settings
     from moto.core.authorization import ActionAuthenticatorMixin
-    from moto.server import ThreadedMotoServer
-
     from moto.moto_api._internal.models import moto_api_backend
+    from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     moto_api_backend.reset()  # moto's state lives in this process: each module starts from an empty account
