@@ -15,6 +15,7 @@ import sqlite3
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ INSPECT_VERSION = "1"
 SCHEMA = "dataclean-cache-1"
 
 _FIELDS = [f.name for f in fields(Record)]
+_as_tuple = attrgetter(*_FIELDS)
 _TYPES = {"bytes": "INTEGER", "mtime": "REAL", "width": "INTEGER", "height": "INTEGER", "brightness": "REAL",
           "contrast": "REAL", "lum_p01": "REAL", "lum_p99": "REAL", "thumb": "BLOB"}
 _COLUMNS = ", ".join(f'"{n}" {_TYPES.get(n, "TEXT")}' for n in _FIELDS)
@@ -90,7 +92,7 @@ def cacheable(rec: Record) -> bool:
 
 def _storable(rec: Record) -> bool:
     """False for a record whose text cannot go into SQLite as UTF-8 (a message quoting an undecodable name)."""
-    return all(isinstance(v, str) is False or v.isascii() or _utf8(v) for v in (rec.error_detail, rec.format, rec.mode))
+    return rec.error_detail.isascii() or _utf8(rec.error_detail)  # format and mode come from Pillow: ASCII
 
 
 def _utf8(text: str) -> bool:
@@ -121,8 +123,9 @@ def save(out_dir: str | os.PathLike[str], root: str, max_pixels: int, paths: Seq
             con.execute(_RECORDS_SQL)
             con.executemany("INSERT INTO meta VALUES (?, ?)", _meta(root, max_pixels).items())
             marks = ", ".join("?" * (len(_FIELDS) + 3))
-            rows: Any = ((p.encode("utf-8", "surrogateescape"), s, t, *(getattr(r, f) for f in _FIELDS))
-                         for p, s, t, r in zip(paths, sizes, stamps, records) if t and cacheable(r) and _storable(r))
+            rows: Any = ((p.encode("utf-8", "surrogateescape"), s, t, *_as_tuple(r))
+                         for p, s, t, r in zip(paths, sizes, stamps, records)
+                         if t and (not r.error or cacheable(r) and _storable(r)))
             con.executemany(f"INSERT INTO records VALUES ({marks})", rows)
             con.commit()
         finally:

@@ -39,6 +39,7 @@ class StartedAudit:
     stamps: list[str] | None = None
     warnings: list[str] = field(default_factory=list)
     engine: str = "local"
+    cache_rows: int = 0  # rows in the cache that was read (0: none)
 
     def records(self, on_progress: Callable[[int], None] | None = None) -> list[Record]:
         """Every row's record: cache hits as they were, the others from the engine (in row order)."""
@@ -59,6 +60,8 @@ class StartedAudit:
         """Write the cache for the next audit (None when caching is off)."""
         if self.out_dir is None or self.source is None:
             return None
+        if not self.misses and self.cache_rows == len(self.cached):  # nothing new, changed or deleted:
+            return str(cache.cache_path(self.out_dir))  # the cache on disk is already this audit's
         if self.stamps is not None and self.sizes is not None:
             sizes, stamps = self.sizes, self.stamps
             if not self.source.remote:  # a miss was stat'ed by its worker: its record holds the freshest
@@ -118,6 +121,7 @@ def _use_cache(job: StartedAudit, listing: Listing) -> None:
         job.sizes, job.mtimes, job.stamps = local_stamps(listing.source, listing.found.paths)
     assert job.sizes is not None
     entries = loaded.entries
+    job.cache_rows = len(entries)
     for row, (path, size, stamp) in enumerate(zip(listing.found.paths, job.sizes, job.stamps)):
         hit = entries.get(path)
         if hit is not None and stamp and hit[0] == size and hit[1] == stamp:
