@@ -12,6 +12,7 @@ import click
 
 from dataclean import __version__
 from dataclean.errors import DatacleanError
+from dataclean.text import printable
 
 #: Commands defined outside this module, imported only when used (keeps `audit --help` fast and
 #: TensorFlow out of everything but `train` / `predict`).
@@ -44,12 +45,12 @@ class DatacleanGroup(click.Group):
         try:
             return super().invoke(ctx)
         except DatacleanError as exc:
-            err = click.ClickException(str(exc))
+            err = click.ClickException(printable(str(exc)))
             err.exit_code = exc.exit_code
             raise err from None
         except OSError as exc:  # a file or folder we could not read or write: name it, no traceback
             where = f": {exc.filename}" if exc.filename else ""
-            err = click.ClickException(f"{exc.strerror or exc}{where}")
+            err = click.ClickException(printable(f"{exc.strerror or exc}{where}"))
             err.exit_code = DatacleanError.exit_code
             raise err from None
 
