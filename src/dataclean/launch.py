@@ -19,6 +19,7 @@ from typing import Any
 from dataclean import cache
 from dataclean.engine import Engine, start_inspection
 from dataclean.inspect import DEFAULT_MAX_PIXELS, Record
+from dataclean.safety import check_folder_for_outputs
 from dataclean.scan import ScanResult
 from dataclean.storage import Listing, Source, list_dataset, local_stamps
 
@@ -99,6 +100,8 @@ def start_audit(
     n_workers = (os.cpu_count() or 1) if workers is None else workers
     listing = list_dataset(root, storage_options, exclude=[p for p in (labels_path, out_dir) if p])
     source, found = listing.source, listing.found
+    if out_dir and not source.remote:  # outputs are local: a remote dataset cannot contain them
+        check_folder_for_outputs(out_dir, found.root, "--out")
     job = StartedAudit(found, None, n_workers, max_pixels, started, source,  # type: ignore[arg-type]
                        out_dir=os.fspath(out_dir) if out_dir is not None and use_cache else None, engine=engine,
                        sizes=listing.sizes, mtimes=listing.mtimes, stamps=listing.stamps)

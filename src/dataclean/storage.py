@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from dataclean.errors import DatacleanError, first_line
-from dataclean.scan import QUARANTINE_JOURNAL, ScanResult, scan
+from dataclean.safety import MARKER
+from dataclean.scan import ScanResult, scan
 
+QUARANTINE_JOURNAL = "journal.jsonl"
 #: Protocols that mean "this machine's disk": audited with the local walk, paths stay local.
 LOCAL_PROTOCOLS = ("file", "local")
 
@@ -177,14 +179,15 @@ def _raise_empty(fs: Any, source: Source) -> None:
 
 def _listing(source: Source, info: dict[str, dict[str, Any]]) -> Listing:
     """``find``'s answer -> the dataset's files, with the same rules as the local walk: hidden folders and
-    quarantine folders (holding a journal) are skipped, hidden files kept; paths relative, sorted."""
+    dataclean's own folders (holding its marker or a quarantine journal) are skipped, hidden files kept;
+    paths relative, sorted."""
     cut = len(source.base) + 1
     rows: dict[str, dict[str, Any]] = {}
     for full, meta in info.items():
         rel = _strip_protocol(full)[cut:]
         if rel and meta.get("type", "file") != "directory" and not rel.endswith("/"):
             rows[rel] = meta
-    quarantined = {p.rpartition("/")[0] + "/" for p in rows if p.endswith("/" + QUARANTINE_JOURNAL)}
+    quarantined = {p.rpartition("/")[0] + "/" for p in rows if p.endswith(("/" + QUARANTINE_JOURNAL, "/" + MARKER))}
     keep = sorted(p for p in rows if not _hidden_folder(p) and not any(p.startswith(q) for q in quarantined))
     if not keep:
         raise DatacleanError(f"no files found under {source.url}: expected {source.url}/<class>/<image> or a folder of images")
