@@ -56,7 +56,7 @@ def comparable(result: AuditResult, drop: tuple[str, ...] = PLACE_COLUMNS) -> di
 
 def summary_core(result: AuditResult) -> dict[str, Any]:
     """The summary without what depends on the run (time, place, cache, engine)."""
-    skip = {"created", "timing", "root", "cache", "parameters", "warnings"}
+    skip = {"created", "timing", "root", "cache", "parameters", "warnings", "manifest"}  # manifest: set by write_outputs
     return {k: v for k, v in result.summary.items() if k not in skip}
 
 
