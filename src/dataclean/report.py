@@ -27,13 +27,32 @@ def audit_report(result: AuditResult, examples: int = 3) -> Group:
 
 
 def header(summary: dict[str, Any]) -> Text:
+    lay = summary.get("layout", {})
     text = Text()
+    if lay.get("given_split"):  # first, so nobody misses that the dataset's own split is kept
+        where = "pre-split layout" if lay["kind"] == "splits" else f"split by {', '.join(lay['index_files'])}"
+        text.append(f"{where}: " + " · ".join(f"{s} {n:,}" for s, n in lay["given_split"].items()) + "\n",
+                    style="bold")
+    elif lay.get("kind") == "index":
+        text.append(f"labels from {', '.join(lay['index_files'])}\n", style="bold")
     text.append("dataclean audit ", style="bold")
     text.append(summary["root"], style="bold blue")
     n_classes = len(summary["classes"])
     layout = "flat folder, no classes: label checks skipped" if summary["flat"] else f"{n_classes} classes"
     text.append(f"\n{summary['files']} files, {summary['decoded']} decoded, {layout}, "
                 f"{summary['groups']} duplicate groups, {summary['timing']['total_s']:.1f} s")
+    leak = summary["checks"].get("split_leak", {})
+    if leak.get("files"):
+        text.append(f"\nsplit_leak: {leak['files']} files are copies across the given splits "
+                    "(evaluation on them would measure memory, not generalisation)", style="bold red")
+    for note in lay.get("notes", []):
+        text.append(f"\nnote: {note}", style="dim")
+    if lay.get("not_classes"):
+        text.append(f"\nnot classes (no image inside): {', '.join(f + '/' for f in lay['not_classes'])}", style="dim")
+    if lay.get("tree_like"):
+        text.append("\nthese folders look like a file tree rather than class labels ("
+                    + "; ".join(lay["tree_like"]) + "): if they are not classes, re-run with --layout flat",
+                    style="yellow")
     for folder in summary["unreadable_dirs"]:
         text.append(f"\nunreadable folder skipped: {folder}", style="red")
     return text
@@ -62,12 +81,23 @@ def classes_table(summary: dict[str, Any]) -> Table:
     ratio = summary["imbalance_ratio"]
     caption = f"largest / smallest class: {ratio:.1f}x (decoded)" if ratio else None
     table = Table(title="Classes", title_justify="left", caption=caption, caption_justify="left")
+    lay = summary.get("layout", {})
+    splits = list(lay.get("given_split", {}))
     table.add_column("class")
     table.add_column("files", justify="right")
+    for s in splits:
+        table.add_column(s, justify="right")
     table.add_column("share", justify="right")
     table.add_column("files with issues", justify="right")
     for name, c in summary["classes"].items():
-        table.add_row(Text(name), str(c["files"]), f"{c['share']:.1%}", str(c["files_with_issues"]))
+        per = [str(c.get("splits", {}).get(s, 0)) for s in splits]
+        table.add_row(Text(name), str(c["files"]), *per, f"{c['share']:.1%}", str(c["files_with_issues"]))
+    blank = [""] * (len(splits) + 2)
+    root_files, other = lay.get("root_files", 0), lay.get("unlabelled_files", 0) - lay.get("root_files", 0)
+    if root_files:
+        table.add_row(Text("(root)", style="dim"), str(root_files), *blank)
+    if other:
+        table.add_row(Text("(no class)", style="dim"), str(other), *blank)
     return table
 
 

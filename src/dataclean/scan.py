@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dataclean.errors import DatacleanError
+from dataclean.layout import Layout, LayoutOptions, resolve_layout
 
 #: A folder holding this file is a `dataclean fix --quarantine` folder (its journal), not data.
 QUARANTINE_JOURNAL = "journal.jsonl"
@@ -16,8 +17,14 @@ QUARANTINE_JOURNAL = "journal.jsonl"
 class ScanResult:
     root: Path  # absolute
     paths: list[str]  # relative, POSIX separators, sorted
-    labels: list[str]  # first folder under root; "" for files at the root
+    labels: list[str]  # the class (dataclean.layout): "" for files at the root or in folders that are not classes
     unreadable_dirs: list[str]  # relative folders that could not be listed
+    layout: Layout | None = None  # how paths were read (labels, given splits, index findings)
+
+    @property
+    def given_splits(self) -> list[str]:
+        """Per path: train / val / test when the dataset came split (split folders or an index), else ""."""
+        return self.layout.given_splits if self.layout is not None else [""] * len(self.paths)
 
     @property
     def flat(self) -> bool:
@@ -25,8 +32,10 @@ class ScanResult:
         return not any(self.labels)
 
 
-def scan(root: str | os.PathLike[str], exclude: list[str | os.PathLike[str]] | None = None) -> ScanResult:
-    """List every file under ``root``; the label is the first folder level (``cats`` in cats/a/x.jpg).
+def scan(root: str | os.PathLike[str], exclude: list[str | os.PathLike[str]] | None = None,
+         layout: LayoutOptions | None = None) -> ScanResult:
+    """List every file under ``root`` and lay it out (dataclean.layout: class folders, split folders,
+    flat, or index files); by default the label is the first folder (``cats`` in cats/a/x.jpg).
 
     Hidden folders (``.git``, ``.ipynb_checkpoints``) are skipped; hidden files are kept so that the
     naming check can report them. Files and folders in ``exclude`` (the --labels CSV, the audit's own
@@ -59,5 +68,5 @@ def scan(root: str | os.PathLike[str], exclude: list[str | os.PathLike[str]] | N
     if not found:
         raise DatacleanError(f"no files found under {root}: expected {root}/<class>/<image> or a folder of images")
     found.sort()
-    labels = [p.split("/", 1)[0] if "/" in p else "" for p in found]
-    return ScanResult(root=base, paths=found, labels=labels, unreadable_dirs=sorted(unreadable))
+    laid = resolve_layout(found, layout)
+    return ScanResult(root=base, paths=found, labels=laid.labels, unreadable_dirs=sorted(unreadable), layout=laid)

@@ -59,14 +59,15 @@ def plan_fix(manifest: str | os.PathLike[str], policy: Policy | None = None,
     decided = decide(df, policy)
 
     moves: list[Move] = []
-    dropped = decided["action"].eq("drop").to_numpy()
+    absent = df["error"].eq("missing").to_numpy()  # listed by an index, never on disk: nothing to check or move
+    dropped = decided["action"].eq("drop").to_numpy() & ~absent
     if quarantine_dir is not None:
         rows = [i for i in range(len(df)) if dropped[i]]
         moves = plan_moves(((df["root"].iloc[i], df["path"].iloc[i]) for i in rows), quarantine_dir)
         gone = {i for i, m in zip(rows, moves) if not os.path.lexists(m.src) and os.path.lexists(m.dst)}
-        check_files(df, where, tolerate_missing=gone.__contains__)
+        check_files(df, where, tolerate_missing=lambda i: i in gone or bool(absent[i]))
     else:
-        check_files(df, where)
+        check_files(df, where, tolerate_missing=lambda i: bool(absent[i]))
 
     out = _tidy_ints(df.copy())
     out["action"] = decided["action"]
@@ -75,7 +76,7 @@ def plan_fix(manifest: str | os.PathLike[str], policy: Policy | None = None,
     kept = decided["action"].eq("keep")
     if kept.any():
         out.loc[kept, "split"] = assign_splits(
-            out[kept], policy.split, seed=policy.seed, min_class_size=policy.min_class_size)
+            out[kept], policy.split, seed=policy.seed, min_class_size=policy.min_class_size, resplit=policy.resplit)
     return FixPlan(where, policy, out, decided["check"], moves)
 
 
