@@ -259,8 +259,9 @@ def _summary(
             "skipped": skipped.get(spec.name),
         }
     labels, issues, errors = manifest["label"], manifest["issues"], manifest["error"]
-    counts = Counter(lbl for lbl in labels if lbl)
-    with_issues = Counter(lbl for lbl, iss in zip(labels, issues) if lbl and iss)
+    present = [e != "missing" for e in errors]  # a file an index lists but that is not there is no class member
+    counts = Counter(lbl for lbl, here in zip(labels, present) if lbl and here)
+    with_issues = Counter(lbl for lbl, iss, here in zip(labels, issues, present) if lbl and iss and here)
     n_labelled = sum(counts.values())
     classes: dict[str, dict[str, Any]] = {
         lbl: {"files": c, "share": round(c / max(n_labelled, 1), 4), "files_with_issues": with_issues[lbl]}
@@ -270,7 +271,7 @@ def _summary(
     layout = _layout_summary(manifest, found, findings, ok)
     if layout["given_split"]:
         given = manifest["given_split"]
-        per = Counter((lbl, g) for lbl, g in zip(labels, given) if lbl and g)
+        per = Counter((lbl, g) for lbl, g, here in zip(labels, given, present) if lbl and g and here)
         for lbl, entry in classes.items():
             entry["splits"] = {s: per[(lbl, s)] for s in layout["given_split"]}
     formats = Counter(manifest["format"][i] for i in ok)
@@ -318,12 +319,14 @@ def _layout_summary(manifest: Table, found: ScanResult, findings: dict[str, list
     conflicted = len({f.row for f in findings.get("label_conflict", []) if f.row is not None})
     labelled = sum(1 for i in ok if labels[i])
     unlabelled = [i for i in on_disk if not labels[i]]
+    kind = lay.kind if lay is not None else ("flat" if found.flat else "classes")
     return {
-        "kind": lay.kind if lay is not None else ("flat" if found.flat else "classes"),
+        "kind": kind,
         "given_split": {s: v["files"] for s, v in splits.items()},
         "splits": splits,
-        "root_files": sum(1 for i in unlabelled if "/" not in paths[i]),
+        "root_files": 0 if kind == "index" else sum(1 for i in unlabelled if "/" not in paths[i]),
         "unlabelled_files": len(unlabelled),
+        "missing_files": len(errors) - len(on_disk),
         "not_classes": lay.not_classes if lay is not None else [],
         "requested": lay.requested if lay is not None else "auto",
         "index_files": list(lay.index_files) if lay is not None else [],

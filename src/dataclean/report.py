@@ -39,7 +39,9 @@ def header(summary: dict[str, Any]) -> Text:
     text.append(summary["root"], style="bold blue")
     n_classes = len(summary["classes"])
     layout = "flat folder, no classes: label checks skipped" if summary["flat"] else f"{n_classes} classes"
-    text.append(f"\n{summary['files']} files, {summary['decoded']} decoded, {layout}, "
+    absent = lay.get("missing_files", 0)
+    files = f"{summary['files'] - absent} files (+{absent} listed but missing)" if absent else f"{summary['files']} files"
+    text.append(f"\n{files}, {summary['decoded']} decoded, {layout}, "
                 f"{summary['groups']} duplicate groups, {summary['timing']['total_s']:.1f} s")
     leak = summary["checks"].get("split_leak", {})
     if leak.get("files"):
@@ -97,7 +99,8 @@ def classes_table(summary: dict[str, Any]) -> Table:
     if root_files:
         table.add_row(Text("(root)", style="dim"), str(root_files), *blank)
     if other:
-        table.add_row(Text("(no class)", style="dim"), str(other), *blank)
+        name = "(not listed)" if lay.get("kind") == "index" else "(no class)"
+        table.add_row(Text(name, style="dim"), str(other), *blank)
     return table
 
 
