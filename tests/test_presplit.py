@@ -71,7 +71,7 @@ def test_report_first_line_says_pre_split(audited: tuple[AuditResult, Path]) -> 
     result, _ = audited
     lines = header(result.summary).plain.splitlines()
     assert lines[0] == "pre-split layout: train 48 · val 10 · test 13"
-    assert lines[3].startswith("split_leak: 4 files are copies across the given splits")
+    assert lines[3] == "split_leak: 4 files copied across the given splits; fix drops the evaluation-side copies"
 
 
 def _fix(manifest: Path, **policy: object) -> pd.DataFrame:
@@ -162,3 +162,12 @@ def test_bad_given_split_in_a_manifest(audited: tuple[AuditResult, Path], tmp_pa
     res = CliRunner().invoke(main, ["fix", "--manifest", str(bad)])
     assert res.exit_code == 2
     assert f"given_split 'holdout' in row 5 (path {df.loc[3, 'path']}) is not train, val, test or empty" in res.output
+
+
+def test_bundled_pre_split_sample_has_its_one_planted_leak() -> None:
+    root = Path(__file__).resolve().parents[1] / "sample_data_split"
+    result = run_audit(root, workers=0)
+    leaks = sorted(result.table["path"][f.row] for f in result.findings["split_leak"] if f.row is not None)
+    assert leaks == ["test/circles/copy_of_train_circle_003.jpg", "train/circles/train_circle_003.jpg"]
+    assert result.summary["layout"]["given_split"] == {"train": 48, "val": 9, "test": 13}
+    assert [n for n in result.fired if n != "split_leak"] == ["near_duplicate"]

@@ -329,7 +329,7 @@ def _named(labels: list[str], names: dict[str, str], file: str, notes: list[str]
         ids = {int(k) for k in names}
         if "0" in used and 0 not in ids and all(int(lbl) + 1 in ids for lbl in used):
             shift = 1
-            notes.append(f"labels are 0-based ids and {file} is 1-based: label k is line id k+1")
+            notes.append(f"labels are 0-based ids and {Path(file).name} is 1-based: label k is line id k+1")
             unknown = []
     if unknown:
         raise DatacleanError(f"{describe(unknown[0])} is not an id in {file} (ids: {_id_range(names)})")

@@ -30,11 +30,11 @@ def header(summary: dict[str, Any]) -> Text:
     lay = summary.get("layout", {})
     text = Text()
     if lay.get("given_split"):  # first, so nobody misses that the dataset's own split is kept
-        where = "pre-split layout" if lay["kind"] == "splits" else f"split by {', '.join(lay['index_files'])}"
+        where = "pre-split layout" if lay["kind"] == "splits" else f"split by {_names(lay['index_files'])}"
         text.append(f"{where}: " + " · ".join(f"{s} {n:,}" for s, n in lay["given_split"].items()) + "\n",
                     style="bold")
     elif lay.get("kind") == "index":
-        text.append(f"labels from {', '.join(lay['index_files'])}\n", style="bold")
+        text.append(f"labels from {_names(lay['index_files'])}\n", style="bold")
     text.append("dataclean audit ", style="bold")
     text.append(summary["root"], style="bold blue")
     n_classes = len(summary["classes"])
@@ -45,8 +45,8 @@ def header(summary: dict[str, Any]) -> Text:
                 f"{summary['groups']} duplicate groups, {summary['timing']['total_s']:.1f} s")
     leak = summary["checks"].get("split_leak", {})
     if leak.get("files"):
-        text.append(f"\nsplit_leak: {leak['files']} files are copies across the given splits "
-                    "(evaluation on them would measure memory, not generalisation)", style="bold red")
+        text.append(f"\nsplit_leak: {leak['files']} files copied across the given splits; "
+                    "fix drops the evaluation-side copies", style="bold red")
     for note in lay.get("notes", []):
         text.append(f"\nnote: {note}", style="dim")
     if lay.get("not_classes"):
@@ -58,6 +58,11 @@ def header(summary: dict[str, Any]) -> Text:
     for folder in summary["unreadable_dirs"]:
         text.append(f"\nunreadable folder skipped: {folder}", style="red")
     return text
+
+
+def _names(files: list[str]) -> str:
+    """Index files by name (their folders are in summary.json): the first line stays one line."""
+    return ", ".join(f.replace("\\", "/").rpartition("/")[2] for f in files)
 
 
 def checks_table(result: AuditResult) -> Table:

@@ -264,7 +264,7 @@ def decide_columns(df: Any, policy: Policy | None = None) -> dict[str, list[str]
             row.add(policy.action("misplaced"), "misplaced",
                     f"misplaced: expected {expected[i]}" if expected[i] else "misplaced")
         marks = [c for c in found if c not in ("corrupt", "label_conflict", "misplaced",
-                                               "exact_duplicate", "near_duplicate", "split_leak")]
+                                               "exact_duplicate", "near_duplicate", "split_leak", "missing")]
         for check in sorted(marks, key=lambda c: (CHECKS.index(c) if c in CHECKS else len(CHECKS), c)):
             action = policy.action(check)
             row.add(action, check, f"flagged: {check}" if action == "keep" else check)
