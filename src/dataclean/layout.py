@@ -17,12 +17,8 @@ an empty label. Reading the index files is the only I/O here (:func:`read_index`
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import posixpath
-import re
-import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,7 +49,7 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset({
 
 def split_name(name: str) -> str | None:
     """``"Training_Set"`` -> ``"train"``; ``"validation"`` -> ``"val"``; None when not a split name."""
-    return _SPLIT_NAMES.get(re.sub(r"[-_ ]", "", name.lower()))
+    return _SPLIT_NAMES.get(name.lower().replace("-", "").replace("_", "").replace(" ", ""))
 
 
 def split_from_filename(name: str) -> str:
@@ -62,7 +58,8 @@ def split_from_filename(name: str) -> str:
     whole = split_name(stem)
     if whole:
         return whole
-    found = {s for s in (split_name(tok) for tok in re.split(r"[-_. ]+", stem) if tok) if s}
+    tokens = stem.replace("-", " ").replace("_", " ").replace(".", " ").split()
+    found = {s for s in (split_name(tok) for tok in tokens) if s}
     return found.pop() if len(found) == 1 else ""
 
 
@@ -199,7 +196,7 @@ def _relative(path: str, where: str) -> str:
         key = key[2:]
     if not key:
         raise DatacleanError(f"{where}: empty path")
-    if key.startswith("/") or re.match(r"^[A-Za-z]:", key) or ".." in key.split("/"):
+    if key.startswith("/") or (len(key) > 1 and key[1] == ":" and key[0].isalpha()) or ".." in key.split("/"):
         raise DatacleanError(f"{where}: path {path.strip()!r} must be relative to DATA, without '..'")
     return key
 
@@ -230,6 +227,9 @@ def parse_index(text: str, name: str) -> list[IndexEntry]:
 
 
 def _parse_csv(text: str, name: str, default_split: str) -> list[IndexEntry]:
+    import csv  # only with a CSV index: the audit's start (before the workers run) stays lean
+    import io
+
     try:
         rows = list(csv.reader(io.StringIO(text)))
     except csv.Error as exc:
@@ -385,7 +385,8 @@ def tree_reasons(labels: Sequence[str], conflicted: int, labelled_images: int) -
     reasons = []
     if labelled_images >= 4 and conflicted >= 4 and conflicted >= 0.1 * labelled_images:
         reasons.append(f"{conflicted} of {labelled_images} labelled images are copies of each other under several folders")
-    if len(counts) >= 4 and statistics.median(counts.values()) < 5:
-        tiny = sum(1 for n in counts.values() if n < 5)
+    sizes = sorted(counts.values())
+    if len(sizes) >= 4 and (sizes[(len(sizes) - 1) // 2] + sizes[len(sizes) // 2]) / 2 < 5:  # median
+        tiny = sum(1 for n in sizes if n < 5)
         reasons.append(f"{tiny} of {len(counts)} folders hold fewer than 5 files")
     return reasons
