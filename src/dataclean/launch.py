@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from dataclean.inspect import DEFAULT_MAX_PIXELS
 from dataclean.layout import LayoutOptions
 from dataclean.pool import Inspection
+from dataclean.safety import check_folder_for_outputs
 from dataclean.scan import ScanResult, scan
 
 
@@ -44,6 +45,8 @@ def start_audit(
     n_workers = (os.cpu_count() or 1) if workers is None else workers
     extra = [*layout.index_files, layout.class_names_file] if layout is not None else []
     found = scan(root, exclude=[p for p in (labels_path, out_dir, *extra) if p], layout=layout)
+    if out_dir:
+        check_folder_for_outputs(out_dir, found.root, "--out")
     root = str(found.root)
     paths = [os.path.join(root, p) for p in found.paths]
     return StartedAudit(found, Inspection(paths, n_workers, max_pixels=max_pixels), n_workers, max_pixels, started)

@@ -12,6 +12,7 @@ from rich.text import Text
 
 from dataclean.audit import AuditResult
 from dataclean.checks import ordered_checks
+from dataclean.text import printable
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -36,7 +37,7 @@ def header(summary: dict[str, Any]) -> Text:
     elif lay.get("kind") == "index":
         text.append(f"labels from {_names(lay['index_files'])}\n", style="bold")
     text.append("dataclean audit ", style="bold")
-    text.append(summary["root"], style="bold blue")
+    text.append(printable(summary["root"]), style="bold blue")
     n_classes = len(summary["classes"])
     layout = "flat folder, no classes: label checks skipped" if summary["flat"] else f"{n_classes} classes"
     absent = lay.get("missing_files", 0)
@@ -56,7 +57,10 @@ def header(summary: dict[str, Any]) -> Text:
                     + "; ".join(lay["tree_like"]) + "): if they are not classes, re-run with --layout flat",
                     style="yellow")
     for folder in summary["unreadable_dirs"]:
-        text.append(f"\nunreadable folder skipped: {folder}", style="red")
+        text.append(f"\nunreadable folder skipped: {printable(folder)}", style="red")
+    for folder, target in summary.get("symlinked_dirs", {}).items():
+        text.append(f"\nsymlinked folder not followed: {printable(folder)} -> {printable(target)} "
+                    f"(audit the folder it points to on its own)", style="yellow")
     return text
 
 
@@ -98,7 +102,7 @@ def classes_table(summary: dict[str, Any]) -> Table:
     table.add_column("files with issues", justify="right")
     for name, c in summary["classes"].items():
         per = [str(c.get("splits", {}).get(s, 0)) for s in splits]
-        table.add_row(Text(name), str(c["files"]), *per, f"{c['share']:.1%}", str(c["files_with_issues"]))
+        table.add_row(Text(printable(name)), str(c["files"]), *per, f"{c['share']:.1%}", str(c["files_with_issues"]))
     blank = [""] * (len(splits) + 2)
     root_files, other = lay.get("root_files", 0), lay.get("unlabelled_files", 0) - lay.get("root_files", 0)
     if root_files:
@@ -129,8 +133,3 @@ def _describe(result: AuditResult, finding: Any) -> str:
     if finding.row is None:
         return printable(finding.detail)
     return printable(f"{result.table['path'][finding.row]}: {finding.detail}")  # details name paths too
-
-
-def printable(path: str) -> str:
-    """A path safe to print: bytes that are not UTF-8 shown as U+FFFD instead of crashing the terminal."""
-    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
