@@ -19,6 +19,7 @@ from typing import Any
 from dataclean import cache
 from dataclean.engine import Engine, start_inspection
 from dataclean.inspect import DEFAULT_MAX_PIXELS, Record
+from dataclean.layout import LayoutOptions
 from dataclean.safety import check_folder_for_outputs
 from dataclean.scan import ScanResult
 from dataclean.storage import Listing, Source, list_dataset, local_stamps
@@ -84,21 +85,25 @@ def start_audit(
     labels_path: str | os.PathLike[str] | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     out_dir: str | os.PathLike[str] | None = None,
+    layout: LayoutOptions | None = None,
     *,
     storage_options: dict[str, Any] | None = None,
     use_cache: bool = True,
     engine: str = "local",
     scheduler: str | None = None,
 ) -> StartedAudit:
-    """List ``root`` (a folder or an fsspec URL) and submit every file not in the cache for inspection.
+    """List ``root`` (a folder or an fsspec URL), lay it out (``layout``: dataclean.layout) and submit
+    every file not in the cache for inspection.
 
-    ``workers=None`` uses every core; 0 inspects in this process. The labels file and the output
-    folder are left out of the listing when they sit inside ``root``. The cache is read from and
-    written to ``out_dir`` unless ``use_cache`` is False (or there is no ``out_dir``).
+    ``workers=None`` uses every core; 0 inspects in this process. The labels file, the index and
+    class-names files and the output folder are left out of the listing when they sit inside ``root``.
+    The cache is read from and written to ``out_dir`` unless ``use_cache`` is False (or there is no
+    ``out_dir``).
     """
     started = time.perf_counter()
     n_workers = (os.cpu_count() or 1) if workers is None else workers
-    listing = list_dataset(root, storage_options, exclude=[p for p in (labels_path, out_dir) if p])
+    extra = [*layout.index_files, layout.class_names_file] if layout is not None else []
+    listing = list_dataset(root, storage_options, exclude=[p for p in (labels_path, out_dir, *extra) if p], layout=layout)
     source, found = listing.source, listing.found
     if out_dir and not source.remote:  # outputs are local: a remote dataset cannot contain them
         check_folder_for_outputs(out_dir, found.root, "--out")

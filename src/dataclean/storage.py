@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from dataclean.errors import DatacleanError, first_line
+from dataclean.layout import LayoutOptions, resolve_layout
 from dataclean.safety import MARKER
 from dataclean.scan import ScanResult, scan
 
@@ -118,13 +119,14 @@ class Listing:
 
 
 def list_dataset(root: str | os.PathLike[str], storage_options: dict[str, Any] | None = None,
-                 exclude: Sequence[str | os.PathLike[str]] = ()) -> Listing:
-    """List the dataset at ``root`` (a path or an fsspec URL). Raises DatacleanError with one line
-    naming the root for an unknown scheme, a missing bucket or folder, refused credentials, no files."""
+                 exclude: Sequence[str | os.PathLike[str]] = (), layout: LayoutOptions | None = None) -> Listing:
+    """List the dataset at ``root`` (a path or an fsspec URL) and lay it out (dataclean.layout: labels,
+    given splits). Raises DatacleanError with one line naming the root for an unknown scheme, a missing
+    bucket or folder, refused credentials, no files."""
     if not is_remote(root):
         if storage_options:
             raise DatacleanError(f"--storage-option applies to URLs (s3://..., gs://...), not to the local folder {root}")
-        found = scan(local_path(root), exclude=list(exclude))
+        found = scan(local_path(root), exclude=list(exclude), layout=layout)
         return Listing(Source(str(found.root)), found)
     url = os.fspath(root).rstrip("/")
     source = Source(url, url.partition("://")[0].lower(), dict(storage_options or {}))
@@ -136,7 +138,7 @@ def list_dataset(root: str | os.PathLike[str], storage_options: dict[str, Any] |
         raise _remote_error(url, exc) from None
     if not info:
         _raise_empty(fs, source)
-    return _listing(source, info)
+    return _listing(source, info, layout)
 
 
 def _open(source: Source) -> Any:
@@ -177,7 +179,7 @@ def _raise_empty(fs: Any, source: Source) -> None:
     raise DatacleanError(f"no files found under {source.url}: expected {source.url}/<class>/<image> or a folder of images")
 
 
-def _listing(source: Source, info: dict[str, dict[str, Any]]) -> Listing:
+def _listing(source: Source, info: dict[str, dict[str, Any]], layout: LayoutOptions | None = None) -> Listing:
     """``find``'s answer -> the dataset's files, with the same rules as the local walk: hidden folders and
     dataclean's own folders (holding its marker or a quarantine journal) are skipped, hidden files kept;
     paths relative, sorted."""
@@ -191,8 +193,8 @@ def _listing(source: Source, info: dict[str, dict[str, Any]]) -> Listing:
     keep = sorted(p for p in rows if not _hidden_folder(p) and not any(p.startswith(q) for q in quarantined))
     if not keep:
         raise DatacleanError(f"no files found under {source.url}: expected {source.url}/<class>/<image> or a folder of images")
-    labels = [p.split("/", 1)[0] if "/" in p else "" for p in keep]
-    found = ScanResult(root=source.url, paths=keep, labels=labels, unreadable_dirs=[])  # type: ignore[arg-type]
+    laid = resolve_layout(keep, layout)
+    found = ScanResult(root=source.url, paths=keep, labels=laid.labels, unreadable_dirs=[], layout=laid)  # type: ignore[arg-type]
     metas = [rows[p] for p in keep]
     mtimes = [_mtime(m) for m in metas]
     stamps = [str(_etag(m) or repr(t)) for m, t in zip(metas, mtimes)]
