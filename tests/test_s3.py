@@ -63,7 +63,7 @@ def test_cli_audit_writes_locally_and_never_to_the_bucket(bucket: tuple[str, Pat
     out = tmp_path / "out"
     res = _run("audit", url, "-o", str(out), "-j", "2", "--storage-option", f"endpoint_url={s3.endpoint}", "--examples", "0")
     assert res.exit_code == 0, res.output
-    assert res.output.splitlines()[0] == "0 unchanged, 15 inspected"
+    assert json.loads((out / "summary.json").read_text())["cache"] == {"hits": 0, "misses": 15}
     manifest = pd.read_csv(out / "manifest.csv", keep_default_na=False)
     assert set(manifest["root"]) == {url} and len(manifest) == 15
     assert s3.objects(BUCKET) == before
@@ -154,3 +154,19 @@ def test_summary_json_of_a_remote_audit(bucket: tuple[str, Path], s3: S3, tmp_pa
     assert res.exit_code == 0, res.output
     summary = json.loads(res.output)
     assert summary["root"] == url and summary["cache"] == {"hits": 0, "misses": 15} and summary["files"] == 15
+
+
+def test_a_pre_split_bucket_is_laid_out_like_a_local_folder(s3: S3, tmp_path: Path) -> None:  # noqa: F811
+    s3.client.create_bucket(Bucket="presplit")
+    local = tmp_path / "ds"
+    files = {f"{split}/{label}/{label}_{i}.jpg": jpeg_bytes(1000 * s + 100 * c + i)
+             for s, split in enumerate(("train", "test")) for c, label in enumerate(("cats", "dogs")) for i in range(3)}
+    for rel, data in files.items():
+        (local / rel).parent.mkdir(parents=True, exist_ok=True)
+        (local / rel).write_bytes(data)
+    s3.upload("presplit", "ds", files)
+    remote = run_audit("s3://presplit/ds", workers=0)
+    here = run_audit(local, workers=0)
+    assert remote.table["given_split"] == here.table["given_split"] == [p.split("/")[0] for p in sorted(files)]
+    assert remote.table["label"] == [p.split("/")[1] for p in sorted(files)]
+    assert comparable(remote) == comparable(here)

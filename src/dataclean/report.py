@@ -31,7 +31,7 @@ def header(summary: dict[str, Any]) -> Text:
     lay = summary.get("layout", {})
     text = Text()
     cache = summary.get("cache")
-    if cache is not None:
+    if cache and cache["hits"]:  # a re-audit: first, what the cache spared (a first audit inspects everything)
         text.append(f"{cache['hits']:,} unchanged, {cache['misses']:,} inspected\n", style="dim")
     if lay.get("given_split"):  # first, so nobody misses that the dataset's own split is kept
         where = "pre-split layout" if lay["kind"] == "splits" else f"split by {_names(lay['index_files'])}"
