@@ -164,11 +164,11 @@ def audit(data: str, out: str, workers: int | None, labels: str | None, fail_on:
             click.echo(json.dumps(result.summary, indent=2, sort_keys=True, default=str))
         elif quiet:
             counts = ", ".join(f"{n} {result.summary['checks'][n]['files'] or len(result.findings[n])}" for n in result.fired)
-            click.echo(f"audited {result.summary['files']} files: {counts or 'no issues'}; outputs in {out}/")
+            click.echo(printable(f"audited {result.summary['files']} files: {counts or 'no issues'}; outputs in {out}/"))
         else:
             console = Console(emoji=False)  # file and class names are shown as they are: no :emoji: codes
             console.print(audit_report(result, examples))
-            console.print(f"Wrote {', '.join(str(p) for p in written.values())}", style="dim", markup=False,
+            console.print(printable(f"Wrote {', '.join(str(p) for p in written.values())}"), style="dim", markup=False,
                           highlight=False)
         if fired:
             err.print(f"[red]failing: {', '.join(fired)} found issues (--fail-on)[/red]")

@@ -16,7 +16,7 @@ from dataclean.fix.quarantine import JOURNAL_NAME, Move, MoveReport, plan_moves,
 from dataclean.fix.split import assign_splits
 from dataclean.fix.validate import check_files, load_manifest
 from dataclean.io import atomic_write, write_csv
-from dataclean.safety import check_folder_for_outputs, confined, file_kind
+from dataclean.safety import check_folder_for_outputs, confined, file_kind, free_space
 
 _INT_COLUMNS = ("bytes", "width", "height")
 
@@ -98,10 +98,16 @@ def plan_fix(manifest: str | os.PathLike[str], policy: Policy | None = None,
 def write_outputs(plan: FixPlan, out: str | os.PathLike[str]) -> dict[str, Path]:
     """Write clean.csv, its policy and decisions, each atomically; return the paths."""
     paths = outputs_for(out)
-    write_csv(plan.clean, paths["clean"])
-    write_csv(plan.decisions, paths["decisions"])
-    with atomic_write(paths["policy"]) as fh:
-        fh.write(policy_to_toml(plan.policy))
+    current = paths["clean"]
+    try:
+        write_csv(plan.clean, current)
+        current = paths["decisions"]
+        write_csv(plan.decisions, current)
+        current = paths["policy"]
+        with atomic_write(current) as fh:
+            fh.write(policy_to_toml(plan.policy))
+    except OSError as exc:  # a full disk: name the file and the space left
+        raise DatacleanError(f"cannot write {current}: {exc.strerror or exc} ({free_space(str(current.parent))})") from None
     return paths
 
 
