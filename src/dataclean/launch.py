@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 from dataclean.inspect import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
+from dataclean.layout import LayoutOptions
 from dataclean.pool import Inspection
 from dataclean.safety import check_folder_for_outputs, lock_folder
 from dataclean.scan import ScanResult, scan
@@ -42,16 +43,19 @@ def start_audit(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     out_dir: str | os.PathLike[str] | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    layout: LayoutOptions | None = None,
 ) -> StartedAudit:
-    """Scan ``root`` and submit every file for inspection. ``workers=None`` uses every core; 0 none.
+    """Scan ``root``, lay it out (``layout``: dataclean.layout) and submit every file for inspection.
+    ``workers=None`` uses every core; 0 none.
 
-    The labels file and the output folder are left out of the scan when they sit inside ``root``.
-    With ``out_dir``, that folder is created, marked as dataclean's and locked (see
-    :meth:`StartedAudit.release`): a second audit writing there at the same time is refused.
+    The labels file, the index and class-names files and the output folder are left out of the scan
+    when they sit inside ``root``. With ``out_dir``, that folder is created, marked as dataclean's
+    and locked (see :meth:`StartedAudit.release`): a second audit writing there at the same time is refused.
     """
     started = time.perf_counter()
     n_workers = (os.cpu_count() or 1) if workers is None else workers
-    found = scan(root, exclude=[p for p in (labels_path, out_dir) if p])
+    extra = [*layout.index_files, layout.class_names_file] if layout is not None else []
+    found = scan(root, exclude=[p for p in (labels_path, out_dir, *extra) if p], layout=layout)
     lock = None
     if out_dir:  # refused before any work: a folder of the user's, or one another audit is writing
         check_folder_for_outputs(out_dir, found.root, "--out")
