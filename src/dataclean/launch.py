@@ -18,9 +18,9 @@ from typing import Any
 
 from dataclean import cache
 from dataclean.engine import Engine, start_inspection
-from dataclean.inspect import DEFAULT_MAX_PIXELS, Record
+from dataclean.inspect import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, Record
 from dataclean.layout import LayoutOptions
-from dataclean.safety import check_folder_for_outputs
+from dataclean.safety import check_folder_for_outputs, lock_folder
 from dataclean.scan import ScanResult
 from dataclean.storage import Listing, Source, list_dataset, local_stamps
 
@@ -32,6 +32,16 @@ class StartedAudit:
     workers: int
     max_pixels: int
     started: float  # time.perf_counter() at the start
+    max_bytes: int = DEFAULT_MAX_BYTES
+    lock: int | None = None  # open descriptor holding the --out folder's lock
+
+    def release(self) -> None:
+        """Stop the workers if still running and give up the --out lock (safe to call twice)."""
+        self.inspection.close()
+        if self.lock is not None:
+            os.close(self.lock)
+            self.lock = None
+
     source: Source | None = None
     out_dir: str | None = None  # where the cache is written; None: no cache (--no-cache)
     cached: dict[int, Record] = field(default_factory=dict)  # row -> record from the cache
@@ -85,6 +95,7 @@ def start_audit(
     labels_path: str | os.PathLike[str] | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     out_dir: str | os.PathLike[str] | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
     layout: LayoutOptions | None = None,
     *,
     storage_options: dict[str, Any] | None = None,
@@ -99,20 +110,31 @@ def start_audit(
     class-names files and the output folder are left out of the listing when they sit inside ``root``.
     The cache is read from and written to ``out_dir`` unless ``use_cache`` is False (or there is no
     ``out_dir``).
+    With ``out_dir``, that folder is created, marked as dataclean's and locked (see
+    :meth:`StartedAudit.release`): a second audit writing there at the same time is refused.
     """
     started = time.perf_counter()
     n_workers = (os.cpu_count() or 1) if workers is None else workers
     extra = [*layout.index_files, layout.class_names_file] if layout is not None else []
     listing = list_dataset(root, storage_options, exclude=[p for p in (labels_path, out_dir, *extra) if p], layout=layout)
     source, found = listing.source, listing.found
-    if out_dir and not source.remote:  # outputs are local: a remote dataset cannot contain them
-        check_folder_for_outputs(out_dir, found.root, "--out")
-    job = StartedAudit(found, None, n_workers, max_pixels, started, source,  # type: ignore[arg-type]
+    lock = None
+    if out_dir:  # refused before any work: a folder of the user's, or one another audit is writing
+        if not source.remote:  # outputs are local: a remote dataset cannot contain them
+            check_folder_for_outputs(out_dir, found.root, "--out")
+        lock = lock_folder(out_dir, "--out", kind="audit")
+    job = StartedAudit(found, None, n_workers, max_pixels, started, source=source,  # type: ignore[arg-type]
                        out_dir=os.fspath(out_dir) if out_dir is not None and use_cache else None, engine=engine,
-                       sizes=listing.sizes, mtimes=listing.mtimes, stamps=listing.stamps)
-    _use_cache(job, listing)
-    locations = [source.location(found.paths[i]) for i in job.misses]
-    job.inspection = start_inspection(engine, locations, source, n_workers, max_pixels, scheduler)
+                       sizes=listing.sizes, mtimes=listing.mtimes, stamps=listing.stamps, max_bytes=max_bytes,
+                       lock=lock)
+    try:
+        _use_cache(job, listing)
+        locations = [source.location(found.paths[i]) for i in job.misses]
+        job.inspection = start_inspection(engine, locations, source, n_workers, max_pixels, scheduler, max_bytes)
+    except BaseException:
+        if lock is not None:
+            os.close(lock)
+        raise
     return job
 
 

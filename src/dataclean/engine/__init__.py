@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from dataclean.errors import DatacleanError
-from dataclean.inspect import Record
+from dataclean.inspect import DEFAULT_MAX_BYTES, Record
 from dataclean.storage import Source
 
 ENGINES = ("local", "dask")
@@ -32,7 +32,7 @@ class Engine(Protocol):
 
 
 def start_inspection(engine: str, locations: Sequence[str], source: Source, workers: int, max_pixels: int,
-                     scheduler: str | None = None) -> Engine:
+                     scheduler: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> Engine:
     """Start inspecting ``locations`` (from ``source.location``) on ``engine``."""
     if engine not in ENGINES:
         raise DatacleanError(f"unknown engine {engine!r} (known: {', '.join(ENGINES)})")
@@ -41,7 +41,7 @@ def start_inspection(engine: str, locations: Sequence[str], source: Source, work
     if engine == "local" or not locations:  # nothing to inspect (every file from the cache): no cluster
         from dataclean.pool import Inspection
 
-        return Inspection(locations, workers, max_pixels=max_pixels, source=source)
+        return Inspection(locations, workers, max_pixels=max_pixels, max_bytes=max_bytes, source=source)
     from dataclean.engine.dask import DaskInspection
 
-    return DaskInspection(locations, source, workers, max_pixels, scheduler)
+    return DaskInspection(locations, source, workers, max_pixels, scheduler, max_bytes)

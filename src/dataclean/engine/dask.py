@@ -19,7 +19,7 @@ from dataclasses import fields
 from typing import Any
 
 from dataclean.errors import DatacleanError, first_line
-from dataclean.inspect import DEFAULT_MAX_PIXELS, Record, complete, decode_file, decode_source, quiet_decoders
+from dataclean.inspect import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, Record, complete, decode_file, decode_source, quiet_decoders
 from dataclean.storage import Source
 
 #: Files per task: enough that task overhead (~1 ms on the scheduler) is small against ~100 ms of work.
@@ -28,10 +28,11 @@ CONNECT_TIMEOUT = "5s"
 _FIELDS = [f.name for f in fields(Record)]
 
 
-def inspect_columns(locations: Sequence[str], source: Source, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict[str, list[Any]]:
+def inspect_columns(locations: Sequence[str], source: Source, max_pixels: int = DEFAULT_MAX_PIXELS,
+                    max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, list[Any]]:
     """Read and inspect ``locations`` (runs on a worker); the records as one list per field."""
     with quiet_decoders():
-        staged = [decode_source(source, loc, max_pixels) if source.remote else decode_file(loc, max_pixels)
+        staged = [decode_source(source, loc, max_pixels, max_bytes) if source.remote else decode_file(loc, max_pixels, max_bytes)
                   for loc in locations]
         records = complete(staged)
     return {name: [getattr(r, name) for r in records] for name in _FIELDS}
@@ -47,8 +48,8 @@ class DaskInspection:
     """Inspection of ``locations`` submitted to a Dask cluster on construction (see the module doc)."""
 
     def __init__(self, locations: Sequence[str], source: Source, workers: int, max_pixels: int,
-                 scheduler: str | None = None) -> None:
-        self.locations, self.source, self.max_pixels = list(locations), source, max_pixels
+                 scheduler: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.locations, self.source, self.max_pixels, self.max_bytes = list(locations), source, max_pixels, max_bytes
         self._cluster: Any = None
         self._client = self._connect(scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None, workers)
         n_workers = max(1, len(self._client.scheduler_info().get("workers", {})) or workers)
@@ -71,7 +72,7 @@ class DaskInspection:
 
     def _submit(self, rows: range) -> Any:
         return self._client.submit(inspect_columns, self.locations[rows.start : rows.stop], self.source,
-                                   self.max_pixels, pure=False)
+                                   self.max_pixels, self.max_bytes, pure=False)
 
     def results(self, on_progress: Callable[[int], None] | None = None) -> list[Record]:
         """The records in the order of the locations, as tasks complete."""
