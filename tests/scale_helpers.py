@@ -56,7 +56,8 @@ def comparable(result: AuditResult, drop: tuple[str, ...] = PLACE_COLUMNS) -> di
 
 def summary_core(result: AuditResult) -> dict[str, Any]:
     """The summary without what depends on the run (time, place, cache, engine)."""
-    skip = {"created", "timing", "root", "cache", "parameters", "warnings", "manifest"}  # manifest: set by write_outputs
+    # manifest, issues_file, generation: set by write_outputs (checksums of the written files, a run id)
+    skip = {"created", "timing", "root", "cache", "parameters", "warnings", "manifest", "issues_file", "generation"}
     return {k: v for k, v in result.summary.items() if k not in skip}
 
 

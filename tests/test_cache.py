@@ -19,7 +19,10 @@ from scale_helpers import bump_mtime, comparable, jpeg_bytes, make_small_dataset
 
 
 def _audit(root: Path, out: Path, **kw: object):  # type: ignore[no-untyped-def]
-    return run_audit(root, workers=0, out_dir=out, **kw)
+    result = run_audit(root, workers=0, out_dir=out, **kw)
+    assert result.job is not None
+    result.job.release()  # the --out lock (outputs are written after it in these tests; nobody else writes)
+    return result
 
 
 def _inspected(result) -> list[str]:  # type: ignore[no-untyped-def]

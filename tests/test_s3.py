@@ -86,11 +86,15 @@ def test_changed_deleted_and_added_objects_are_all_that_is_read(s3: S3, tmp_path
     files = make_small_dataset(local)
     s3.upload("nightly", "ds", files)
     url, out, opts = "s3://nightly/ds", tmp_path / "out", {"endpoint_url": s3.endpoint}
-    write_outputs(run_audit(url, workers=0, out_dir=out, storage_options=opts), out)
+    first = run_audit(url, workers=0, out_dir=out, storage_options=opts)
+    write_outputs(first, out)
+    assert first.job is not None
+    first.job.release()
     s3.upload("nightly", "ds", {"cats/cats_02.jpg": jpeg_bytes(777), "dogs/new.jpg": jpeg_bytes(778)})
     s3.client.delete_object(Bucket="nightly", Key="ds/dogs/dogs_01.jpg")
     again = run_audit(url, workers=0, out_dir=out, storage_options=opts)
     assert again.job is not None
+    again.job.release()
     assert sorted(again.table["path"][i] for i in again.job.misses) == ["cats/cats_02.jpg", "dogs/new.jpg"]
     assert again.summary["cache"] == {"hits": 13, "misses": 2}
     fresh = run_audit(url, workers=0, storage_options=opts, use_cache=False)
