@@ -118,23 +118,21 @@ def start_audit(
     extra = [*layout.index_files, layout.class_names_file] if layout is not None else []
     listing = list_dataset(root, storage_options, exclude=[p for p in (labels_path, out_dir, *extra) if p], layout=layout)
     source, found = listing.source, listing.found
-    lock = None
-    if out_dir:  # refused before any work: a folder of the user's, or one another audit is writing
-        if not source.remote:  # outputs are local: a remote dataset cannot contain them
-            check_folder_for_outputs(out_dir, found.root, "--out")
-        lock = lock_folder(out_dir, "--out", kind="audit")
+    if out_dir and not source.remote:  # a folder of the user's inside the dataset: refused before any work
+        check_folder_for_outputs(out_dir, found.root, "--out")
     job = StartedAudit(found, None, n_workers, max_pixels, started, source=source,  # type: ignore[arg-type]
                        out_dir=os.fspath(out_dir) if out_dir is not None and use_cache else None, engine=engine,
-                       sizes=listing.sizes, mtimes=listing.mtimes, stamps=listing.stamps, max_bytes=max_bytes,
-                       lock=lock)
-    try:
-        _use_cache(job, listing)
-        locations = [source.location(found.paths[i]) for i in job.misses]
-        job.inspection = start_inspection(engine, locations, source, n_workers, max_pixels, scheduler, max_bytes)
-    except BaseException:
-        if lock is not None:
-            os.close(lock)
-        raise
+                       sizes=listing.sizes, mtimes=listing.mtimes, stamps=listing.stamps, max_bytes=max_bytes)
+    _use_cache(job, listing)  # reads the cache only
+    locations = [source.location(found.paths[i]) for i in job.misses]
+    # the engine starts before --out is created and locked: a scheduler that does not answer leaves nothing
+    job.inspection = start_inspection(engine, locations, source, n_workers, max_pixels, scheduler, max_bytes)
+    if out_dir:  # one audit writes there at a time
+        try:
+            job.lock = lock_folder(out_dir, "--out", kind="audit")
+        except BaseException:
+            job.inspection.close()
+            raise
     return job
 
 
