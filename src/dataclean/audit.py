@@ -179,7 +179,7 @@ def _run_checks(ctx: AuditContext, found: ScanResult) -> tuple[dict[str, list[Fi
     findings: dict[str, list[Finding]] = {}
     skipped: dict[str, str] = {}
     try:  # duplicate clusters use near_duplicate's parameters and serve several checks: build them first
-        ctx.clusters
+        _ = ctx.clusters
     except ValueError as exc:
         raise DatacleanError(f"check near_duplicate: {exc} (parameters: {ctx.params.get('near_duplicate')})") from None
     for spec in ordered_checks():

@@ -22,6 +22,12 @@ LAZY_COMMANDS = {
 }
 
 
+class _Failure(click.ClickException):
+    """A DatacleanError (or OSError) as click prints it: ``Error: <one line>`` and exit code 2."""
+
+    exit_code = DatacleanError.exit_code
+
+
 class DatacleanGroup(click.Group):
     """A click group that loads some commands lazily and turns domain and I/O errors into one-line errors."""
 
@@ -44,14 +50,10 @@ class DatacleanGroup(click.Group):
         try:
             return super().invoke(ctx)
         except DatacleanError as exc:
-            err = click.ClickException(str(exc))
-            err.exit_code = exc.exit_code
-            raise err from None
+            raise _Failure(str(exc)) from None
         except OSError as exc:  # a file or folder we could not read or write: name it, no traceback
             where = f": {exc.filename}" if exc.filename else ""
-            err = click.ClickException(f"{exc.strerror or exc}{where}")
-            err.exit_code = DatacleanError.exit_code
-            raise err from None
+            raise _Failure(f"{exc.strerror or exc}{where}") from None
 
 
 @click.group(cls=DatacleanGroup, context_settings={"help_option_names": ["-h", "--help"]})

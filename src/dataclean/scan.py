@@ -30,7 +30,8 @@ def scan(root: str | os.PathLike[str], exclude: list[str | os.PathLike[str]] | N
 
     Hidden folders (``.git``, ``.ipynb_checkpoints``) are skipped; hidden files are kept so that the
     naming check can report them. Files and folders in ``exclude`` (the --labels CSV, the audit's own
-    --out folder) and quarantine folders (they hold a journal.jsonl) are not part of the dataset. Raises DatacleanError for a missing, unreadable or empty root.
+    --out folder) and quarantine folders (they hold a journal.jsonl) are not part of the dataset.
+    Raises DatacleanError for a missing, unreadable or empty root.
     """
     base = Path(root).expanduser()
     if not base.exists():
