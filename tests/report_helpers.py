@@ -6,9 +6,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from click.testing import CliRunner
+from PIL import Image
 
 from dataclean.cli import main
+from dataclean.io import write_csv, write_json
 from dataclean.synth import make_dataset
 
 HOSTILE_FILE = "<img src=x onerror=alert(1)>.jpg"
@@ -57,3 +60,35 @@ def chromium(download_dir: Path) -> Any:
     driver = webdriver.Chrome(service=Service(driver_path), options=opts)
     driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(download_dir)})
     return driver
+
+
+CLASSES = ["<b>bold</b>", "blue", "red"]
+
+
+def make_run(tmp: Path) -> Path:
+    """A run folder as train.run.write_run leaves it (minus the model): 6 test images, 2 misclassified."""
+    from train.evaluate import evaluate_predictions
+    from train.plots import plot_confusion, plot_history, plot_roc, save_png
+
+    run = tmp / "run"
+    run.mkdir()
+    paths = []
+    for k, colour in enumerate([(200, 200, 200), (220, 220, 220), (30, 30, 220), (30, 30, 200), (220, 30, 30), (200, 30, 30)]):
+        p = tmp / "data" / f"img{k}.png"
+        p.parent.mkdir(exist_ok=True)
+        Image.new("RGB", (60, 40), colour).save(p)
+        paths.append(str(p))
+    y = np.array([0, 0, 1, 1, 2, 2])
+    probs = np.array([[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1], [0.1, 0.9, 0.0], [0.05, 0.05, 0.9],
+                      [0.6, 0.1, 0.3]])
+    ev = evaluate_predictions(y, probs, CLASSES, paths)
+    write_json(ev.metrics, run / "metrics.json")
+    write_csv(ev.errors, run / "errors.csv")
+    write_json({"settings": {"arch": "mobilenetv3small", "image_size": 32}, "mode": "from_scratch",
+                "counts": {"train": {c: 4 for c in CLASSES}, "val": {c: 1 for c in CLASSES},
+                           "test": {c: 2 for c in CLASSES}}, "duration_s": 12.5}, run / "config.json")
+    save_png(plot_history({"epoch": [1, 2], "loss": [1.0, 0.5], "val_loss": [1.1, 0.7], "accuracy": [0.5, 0.8],
+                           "val_accuracy": [0.4, 0.7]}, 2), run / "training_curves.png")
+    save_png(plot_confusion(ev.metrics["confusion_matrix"], CLASSES), run / "confusion_matrix.png")
+    save_png(plot_roc(y, probs, CLASSES), run / "roc_curves.png")
+    return run

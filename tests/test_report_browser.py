@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from dataclean.cli import main
-from report_helpers import HOSTILE_CLASS, HOSTILE_FILE, chromium, make_hostile_audit
+from report_helpers import HOSTILE_CLASS, HOSTILE_FILE, chromium, make_hostile_audit, make_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -195,7 +195,8 @@ def test_review_round_trips_into_clean_csv(browser: Any, hostile_audit: Any, dow
     assert res.exit_code == 0, res.output
     clean = pd.read_csv(clean_path, keep_default_na=False, dtype=str).set_index("path")
     assert "circles/dark.jpg" not in clean.index and f"circles/{HOSTILE_FILE}" not in clean.index
-    assert {"circles/circle_001.jpg", "circles/circle_001_copy.jpg", "circles/circle_002.jpg"} <= set(clean.index)
+    assert {"circles/circle_001_copy.jpg", "circles/circle_002.jpg"} <= set(clean.index)
+    assert "circles/circle_001.jpg" not in clean.index  # the reviewed copy is its group's kept one now
     assert clean.loc["circles/circle_010.jpg", "label"] == "squares"
     assert clean.loc["circles/circle_010.jpg", "split"] in ("train", "val", "test")
     rows = pd.read_csv(tmp_path / "clean.decisions.csv", keep_default_na=False, dtype=str).set_index("path")
@@ -253,3 +254,18 @@ def test_notebook_display_renders_the_report_in_a_frame(browser: Any, hostile_au
         assert all(c["width"] > 0 for c in _cards(browser, "dark"))
     finally:
         browser.switch_to.default_content()
+
+
+def test_training_run_report_shows_plots_and_misclassified_images(browser: Any, tmp_path: Path) -> None:
+    from train.report import write_run_report
+
+    run = make_run(tmp_path)
+    page = write_run_report(run, workers=0).path
+    browser.get_log("browser")
+    browser.get(page.as_uri())
+    sizes = browser.execute_script("return Array.from(document.images).map(i => [i.className, i.naturalWidth])")
+    assert [c for c, _ in sizes] == ["plot"] * 3 + ["thumb"] * 2 and all(w > 0 for _, w in sizes)
+    rows = browser.execute_script("return Array.from(document.querySelectorAll('#per-class tbody tr td:first-child'))"
+                                  ".map(td => td.textContent)")
+    assert rows == ["<b>bold</b>", "blue", "red"]
+    assert not [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]

@@ -120,12 +120,14 @@ def _sha256(source: str) -> str:
 
 def csp(style: str, script: str) -> str:
     """Only this page's own inline style and script (by hash) and data: images; nothing else at all."""
-    return (f"default-src 'none'; img-src data:; style-src {_sha256(style)}; script-src {_sha256(script)}; "
+    scripts = _sha256(script) if script else "'none'"
+    return (f"default-src 'none'; img-src data:; style-src {_sha256(style)}; script-src {scripts}; "
             "base-uri 'none'; form-action 'none'")
 
 
 def document(title: str, body: str, data_blocks: dict[str, Any], script: str | None = None) -> str:
-    """A complete HTML document with the inline CSS (and script), its CSP, and JSON data blocks."""
+    """A complete HTML document with the inline CSS (and script: the audit page's by default, none
+    when ``script`` is empty), its CSP, and JSON data blocks."""
     style = _asset("report.css")
     script = _asset("report.js") if script is None else script
     blocks = "".join(f'<script type="application/json" id="{attr(k)}">{script_json(v)}</script>'
@@ -135,7 +137,7 @@ def document(title: str, body: str, data_blocks: dict[str, Any], script: str | N
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f'<meta name="generator" content="dataclean {attr(__version__)}">'
             f"<title>{text(title)}</title><style>{style}</style></head>\n<body>\n{body}\n{blocks}"
-            f"<script>{script}</script></body></html>\n")
+            + (f"<script>{script}</script>" if script else "") + "</body></html>\n")
 
 
 def render_audit(data: AuditData, sections: list[Section], thumbs: dict[str, str | None]) -> str:
