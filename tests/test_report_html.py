@@ -137,3 +137,25 @@ def test_thumbnails_on_a_pool_match_in_process(tmp_path: Path) -> None:
         Image.new("RGB", (100 + k, 80), (k * 4, 100, 50)).save(tmp_path / f"{k}.png")
         paths.append(str(tmp_path / f"{k}.png"))
     assert thumbnails(paths, workers=2) == thumbnails(paths, workers=0)
+
+
+def test_columns_and_checks_from_newer_audits_are_used_when_present(tmp_path: Path) -> None:
+    """given_split (split folders) stacks the class bars; a split_leak finding is a group; an unknown check gets a section."""
+    from dataclean.htmlreport.data import AuditData, Issue
+    from dataclean.htmlreport.page import render_audit
+
+    rows = [{"path": f"{s}/cats/{k}.jpg", "label": "cats", "given_split": s, "group": "g1" if k == 0 else "",
+             "issues": "split_leak" if k == 0 else "", "action": "keep"} for s in ("train", "test") for k in range(3)]
+    rows += [{"path": "train/dogs/0.jpg", "label": "dogs", "given_split": "train", "issues": "blurry", "action": "keep"}]
+    issues = [Issue("train/cats/0.jpg", "split_leak", "error", None, "g1", "also in test: test/cats/0.jpg"),
+              Issue("test/cats/0.jpg", "split_leak", "error", None, "g1", "also in train: train/cats/0.jpg"),
+              Issue("train/dogs/0.jpg", "blurry", "info", 0.1, "", "sharpness 0.1")]
+    data = AuditData(tmp_path, rows, issues, {"root": "/data"})
+    sections = {s.check: s for s in plan_sections(data)}
+    assert [e.paths for e in sections["split_leak"].entries] == [["test/cats/0.jpg", "train/cats/0.jpg"]]
+    assert sections["blurry"].files == 1 and sections["blurry"].info["severity"] == "info"
+    page = render_audit(data, list(sections.values()), {})
+    assert "<title>cats train: 3</title>" in page and "<title>cats test: 3</title>" in page
+    assert "<title>dogs train: 1</title>" in page and "Classes (files per class, per split)" in page
+    assert '<div class="group" data-group="g1">' in page and '<span class="split">test</span>' in page
+    assert 'id="check-blurry"' in page
