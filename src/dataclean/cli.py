@@ -12,6 +12,7 @@ import click
 
 from dataclean import __version__
 from dataclean.errors import DatacleanError
+from dataclean.text import printable
 
 #: Commands defined outside this module, imported only when used (keeps `audit --help` fast and
 #: TensorFlow out of everything but `train` / `predict`).
@@ -50,10 +51,10 @@ class DatacleanGroup(click.Group):
         try:
             return super().invoke(ctx)
         except DatacleanError as exc:
-            raise _Failure(str(exc)) from None
+            raise _Failure(printable(str(exc))) from None
         except OSError as exc:  # a file or folder we could not read or write: name it, no traceback
             where = f": {exc.filename}" if exc.filename else ""
-            raise _Failure(f"{exc.strerror or exc}{where}") from None
+            raise _Failure(printable(f"{exc.strerror or exc}{where}")) from None
 
 
 @click.group(cls=DatacleanGroup, context_settings={"help_option_names": ["-h", "--help"]})
