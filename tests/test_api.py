@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import importlib
 import json
 import re
 from pathlib import Path
@@ -41,6 +42,7 @@ def test_audit_with_out_writes_the_outputs_and_cli_report_reads_them(planted: tu
     root, _ = planted
     result = dataclean.audit(root, workers=0, out=tmp_path / "a")
     assert json.loads((tmp_path / "a" / "summary.json").read_text())["files"] == 137
+    importlib.import_module("dataclean.report")  # the terminal report module: `dataclean.report(...)` still works
     written = dataclean.report(tmp_path / "a", workers=0)
     assert written.path == tmp_path / "a" / "report.html" and written.bytes == written.path.stat().st_size
     assert result.report(workers=0) == tmp_path / "a" / "report.html"

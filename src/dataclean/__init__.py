@@ -6,8 +6,9 @@ The Python API (see :mod:`dataclean.api`)::
     result = dataclean.audit("data/", workers=2)
     clean = dataclean.fix(result)
 
-``dataclean.audit`` and ``dataclean.fix`` are also the names of the audit module and the fix package;
-both are callable (they call :func:`dataclean.api.audit` / :func:`dataclean.api.fix`), so the two
+``dataclean.audit``, ``dataclean.fix`` and ``dataclean.report`` are also the names of the audit module,
+the fix package and the terminal report module; all three are callable (they call
+:func:`dataclean.api.audit`, :func:`~dataclean.api.fix`, :func:`~dataclean.api.report`), so the two
 spellings never get in each other's way. Nothing is imported until first use.
 """
 
@@ -36,10 +37,6 @@ def make_callable(module: types.ModuleType) -> None:
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("audit", "fix"):  # the submodule, made callable when it loads
+    if name in ("audit", "fix", "report"):  # the submodule, made callable when it loads
         return importlib.import_module(f"{__name__}.{name}")
-    if name == "report":
-        from dataclean.api import report
-
-        return report
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
