@@ -60,7 +60,8 @@ class DatacleanGroup(click.Group):
 @click.group(cls=DatacleanGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="dataclean")
 def main() -> None:
-    """Audit, clean and train on image-classification datasets laid out as DATA/<class>/<image>.
+    """Audit, clean and train on image-classification datasets: DATA/<class>/<image>, pre-split
+    DATA/<train|val|test>/<class>/<image>, or images with index files (see `dataclean audit --help`).
 
     \b
     Typical flow:
@@ -138,9 +139,9 @@ def audit(data: str, out: str, workers: int | None, labels: str | None, layout: 
       dataclean audit data/ --out audit/ --workers 2 --fail-on corrupt,exact_duplicate
       dataclean audit data/ --set near_duplicate.max_distance=6 --format json
       dataclean audit clothing/ --layout classes        # a real class called "test": no split detection
-      dataclean audit ip102/images --index ip102/train.txt --index ip102/val.txt --index ip102/test.txt \
-          --class-names ip102/classes.txt
-      dataclean audit data/ --html                   # + audit/report.html, galleries to review
+      dataclean audit ip102/images --index ip102/train.txt --index ip102/val.txt
+          --index ip102/test.txt --class-names ip102/classes.txt    # IP102: lists + class names
+      dataclean audit data/ --html                      # + audit/report.html, galleries to review
     """
     import json
     import os
