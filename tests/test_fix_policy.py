@@ -29,7 +29,8 @@ def actions(specs: list[dict], policy: Policy | None = None) -> list[tuple[str, 
     ("", "", ("keep", "")),
     ("corrupt", "truncated", ("drop", "corrupt: truncated")),
     ("", "decode_error", ("drop", "corrupt: decode_error")),
-    ("corrupt", "tf_unsupported", ("drop", "corrupt: tf_unsupported")),
+    ("tf_unreadable", "", ("keep", "flagged: tf_unreadable")),
+    ("corrupt", "tf_unsupported", ("keep", "flagged: tf_unreadable")),
     ("misplaced", "", ("review", "misplaced: expected dogs")),
     ("dark", "", ("keep", "flagged: dark")),
     ("bright;low_contrast", "", ("keep", "flagged: bright; flagged: low_contrast")),
@@ -39,8 +40,8 @@ def actions(specs: list[dict], policy: Policy | None = None) -> list[tuple[str, 
     ("misplaced;dark", "", ("review", "misplaced: expected dogs")),
     ("label_conflict", "", ("drop", "label_conflict")),
     ("some_future_check", "", ("keep", "flagged: some_future_check")),
-], ids=["clean", "corrupt", "error-only", "tf-unsupported", "misplaced", "dark", "two-marks", "resolution",
-        "naming", "drop-beats-mark", "review-beats-mark", "lone-conflict", "unknown-check"])
+], ids=["clean", "corrupt", "error-only", "tf-unreadable", "legacy-tf-unsupported", "misplaced", "dark", "two-marks",
+        "resolution", "naming", "drop-beats-mark", "review-beats-mark", "lone-conflict", "unknown-check"])
 def test_default_policy_single_file(issues: str, error: str, expected: tuple[str, str]) -> None:
     (result,) = actions([row("cats/a.png", issues=issues, error=error, expected_label="dogs")])
     assert result[1:] == expected
@@ -173,7 +174,7 @@ def test_policy_file_overrides_defaults(tmp_path: Path) -> None:
     ('[actions]\ndark = "delete"\n', "action for dark must be one of keep, review, drop; received: 'delete'"),
     ('[actions]\ndarkness = "drop"\n', "unknown check 'darkness'; known checks: corrupt, label_conflict, "
      "misplaced, exact_duplicate, naming, near_duplicate, resolution, bright, dark, "
-     "duplicate_filename, low_contrast"),
+     "duplicate_filename, low_contrast, tf_unreadable"),
     ('[split]\nratios = "80/20"\n', "split must be three non-negative numbers train/val/test with "
      "train > 0, e.g. 80/10/10; received: '80/20'"),
     ('[split]\nseed = -1\n', "seed must be a non-negative integer; received: -1"),

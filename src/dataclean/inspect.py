@@ -37,16 +37,22 @@ ERROR_CODES: dict[str, str] = {
     "decode_error": "the header was read but the pixels could not be decoded",
     "too_large": "more pixels than the decompression-bomb cap allows",
     "unreadable": "the file could not be read (permissions, I/O error)",
-    "tf_unsupported": "Pillow decodes it but TensorFlow's decoders cannot",
+    "bad_frame": "a later frame of a multi-frame file (animation, MPO, multi-page TIFF) cannot be decoded",
 }
 
 #: Formats tf.io.decode_image (TensorFlow >= 2.18) reads; BMP and WebP only in some variants, see
-#: tf_unsupported_reason. Anything else would break training. Measured on Pillow's test corpus with
+#: tf_unreadable_reason. Other images are still images (the trainer decodes them through Pillow):
+#: the ``tf_unreadable`` check reports them. Measured on Pillow's test corpus with
 #: benchmarks/hostile_corpus.py --tf.
 TF_FORMATS = frozenset({"JPEG", "MPO", "PNG", "GIF", "BMP", "WEBP"})
 
-#: Default cap on width * height before decoding (Pillow's own MAX_IMAGE_PIXELS default).
+#: Default cap on width * height before decoding (Pillow's own MAX_IMAGE_PIXELS default). A
+#: multi-frame file gets the same cap per frame and for all of its frames together.
 DEFAULT_MAX_PIXELS = 89_478_485
+
+#: Most frames a multi-frame file may have: every one is decoded, so a file claiming more is
+#: ``too_large`` (after its first MAX_FRAMES frames were checked).
+MAX_FRAMES = 1000
 
 #: Longer side of the small image metrics and hashes are computed on. JPEGs are decoded by DCT
 #: scaling straight to at least DRAFT_SIDE on each side (1/2..1/8 of full size), luma only; other
@@ -90,6 +96,7 @@ class Record:
     phash_mirror: str = ""
     error: str = ""
     error_detail: str = ""
+    tf_reason: str = ""  # why TensorFlow's decoders cannot read this decodable image ("" when they can)
     thumb: bytes = field(default=b"", repr=False)
 
 
@@ -198,14 +205,52 @@ def _decode_into(rec: Record, data: bytes, max_pixels: int) -> Reduced | None:
     if rec.format == "JPEG" and not _has_jpeg_end(data):
         _fail(rec, "truncated", "JPEG data ends without an end-of-image marker")
         return None
-    why = tf_unsupported_reason(rec.format, img, data)
-    if why:  # still an image: metrics and hashes are computed
-        _fail(rec, "tf_unsupported", why)
+    rec.tf_reason = tf_unreadable_reason(rec.format, img, data)  # still an image: the tf_unreadable check
+    frames = getattr(img, "n_frames", 1) if rec.format not in _SINGLE_FRAME else 1
+    if frames != 1:
+        bad = check_frames(img, frames, max_pixels)
+        if bad:
+            _fail(rec, *bad)
+            return None
     return Reduced(small.histogram(), reduce32_core(small, box))
 
 
-def tf_unsupported_reason(fmt: str, img: Image.Image, data: bytes) -> str:
-    """Why TensorFlow's decoders cannot read this decodable image, or "" when they can.
+#: Formats Pillow only ever reads one frame of: no frame count to ask for (the JPEG fast path).
+_SINGLE_FRAME = frozenset({"JPEG", "BMP", "PPM", "JPEG2000", "ICO"})
+
+
+def check_frames(img: Image.Image, frames: int, max_pixels: int, max_frames: int = MAX_FRAMES) -> tuple[str, str] | None:
+    """Decode every frame after the first (already decoded); ``(code, detail)`` for the first that fails.
+
+    Each frame gets the pixel cap, and so do all frames together (the first one included): a
+    frame whose extent is a decompression bomb, or an animation of many large frames, is
+    ``too_large`` before it is decoded. A frame that cannot be sought to or decoded is
+    ``bad_frame``. Frames are numbered from 1 in the detail.
+    """
+    w, h = img.size
+    total = w * h
+    for k in range(1, min(frames, max_frames)):
+        where = f"frame {k + 1} of {frames}"
+        try:
+            img.seek(k)
+            w, h = img.size
+            if w * h > max_pixels:
+                return "too_large", f"{where}: {w}x{h} = {w * h:,} pixels exceeds the cap of {max_pixels:,}"
+            total += w * h
+            if total > max_pixels:
+                return "too_large", f"frames 1-{k + 1} of {frames} hold {total:,} pixels, more than the cap of {max_pixels:,}"
+            if img.format == "MPO":
+                img.draft("L", (DRAFT_SIDE, DRAFT_SIDE))  # every frame is a JPEG: DCT scaling applies
+            img.load()
+        except Exception as exc:  # noqa: BLE001 - a broken frame is data about the file
+            return "bad_frame", f"{where}: {_message(exc)}"
+    if frames > max_frames:
+        return "too_large", f"{frames:,} frames exceed the cap of {max_frames:,} (the first {max_frames:,} decode)"
+    return None
+
+
+def tf_unreadable_reason(fmt: str, img: Image.Image, data: bytes) -> str:
+    """Why TensorFlow's decoders cannot read this decodable image, or "" when they can (see TF_FORMATS).
 
     TensorFlow reads BMP only uncompressed at 8, 24 or 32 bits (or 32-bit bitfields) with a Windows
     header and no linked/embedded colour profile, and WebP only as a still image without alpha.
@@ -316,8 +361,35 @@ def _orientation(img: Image.Image) -> int:
 
 
 def _has_jpeg_end(data: bytes) -> bool:
-    """True when an end-of-image marker (FFD9) sits in the last bytes (trailing padding is allowed)."""
-    return b"\xff\xd9" in data[-1024:]
+    """True when the JPEG stream has its end-of-image marker (FFD9), however much follows it.
+
+    Almost every photo ends with it (the fast path: the last 1,024 bytes). Phones pad files with
+    zeros or append data (a motion photo's video) after it: then the marker is looked for after
+    the first scan, where the entropy-coded data cannot contain FFD9, unlike the header segments
+    (an EXIF thumbnail has its own end marker).
+    """
+    if b"\xff\xd9" in data[-1024:]:
+        return True
+    scan = _first_scan(data)
+    return scan >= 0 and data.find(b"\xff\xd9", scan) >= 0
+
+
+def _first_scan(data: bytes) -> int:
+    """Offset of the first start-of-scan marker (FFDA), walking the segments by their lengths; -1 if none."""
+    i, end = 2, len(data) - 3
+    while i < end:
+        if data[i] != 0xFF:
+            return data.find(b"\xff\xda", i)  # not a segment boundary: a damaged header, search instead
+        marker = data[i + 1]
+        if marker == 0xDA:
+            return i
+        if marker == 0xFF:  # fill byte
+            i += 1
+        elif marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            i += 2
+        else:
+            i += 2 + (data[i + 2] << 8 | data[i + 3])
+    return -1
 
 
 def _looks_truncated(exc: Exception) -> bool:

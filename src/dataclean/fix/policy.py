@@ -44,6 +44,9 @@ DEFAULT_ACTIONS: Mapping[str, str] = MappingProxyType(
 #: two labels teaches the model a contradiction.
 _NEVER_KEEP = ("corrupt", "label_conflict")
 
+#: Error code audits before the tf_unreadable check gave decodable images TensorFlow cannot read.
+LEGACY_TF_ERROR = "tf_unsupported"
+
 DEFAULT_SPLIT: tuple[float, float, float] = (80.0, 10.0, 10.0)
 DEFAULT_SEED = 42
 #: Classes with fewer kept images than this go wholly to train (too few to evaluate on).
@@ -243,6 +246,9 @@ def decide_columns(df: Any, policy: Policy | None = None) -> dict[str, list[str]
         if not (errors[i] or issues[i] or groups[i]):
             continue  # a clean file: nothing to decide (most rows)
         found = set(issues[i])
+        if errors[i] == LEGACY_TF_ERROR:  # an older audit's verdict on a decodable image: not corrupt
+            errors[i] = ""
+            found = (found - {"corrupt"}) | {"tf_unreadable"}
         if errors[i] or "corrupt" in found:  # never trainable; non-image files are named as such
             what = "not an image file" if errors[i] == "not_an_image" and "corrupt" not in found else "corrupt"
             row.add(policy.action("corrupt"), "corrupt", f"{what}: {errors[i] or 'unreadable'}")
