@@ -28,9 +28,12 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
+
+from dataclean.inspect import MAX_FRAMES
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared/data/pillow"
 DECODE_ERRORS = {"empty_file", "not_an_image", "truncated", "decode_error", "unreadable", "bad_frame"}
@@ -42,13 +45,11 @@ def _limit() -> None:
     os.dup2(devnull, 2)
 
 
-def _reference(path: str) -> str:
+def _reference(path: str, max_frames: int) -> str:
     """'' when Pillow decodes the file fully with default settings, else the exception's name."""
     import warnings
 
     from PIL import Image
-
-    from dataclean.inspect import MAX_FRAMES
 
     signal.alarm(60)
     try:
@@ -56,7 +57,7 @@ def _reference(path: str) -> str:
             warnings.simplefilter("ignore")
             with Image.open(path) as im:
                 im.load()
-                for k in range(1, min(getattr(im, "n_frames", 1), MAX_FRAMES)):
+                for k in range(1, min(getattr(im, "n_frames", 1), max_frames)):
                     im.seek(k)
                     im.load()
         return ""
@@ -99,7 +100,7 @@ def main() -> int:
           f"peak RSS of the largest process {peak_kb / 1024:.0f} MiB")
     paths = [str(Path(r) / p) for r, p in zip(manifest["root"], manifest["path"])]
     with ProcessPoolExecutor(2, initializer=_limit, max_tasks_per_child=1) as ex:
-        ref = list(ex.map(_reference, paths, chunksize=1))
+        ref = list(ex.map(partial(_reference, max_frames=MAX_FRAMES), paths, chunksize=1))
     manifest["reference"] = ref
     ours = manifest["error"]
     flagged_ok = manifest[(manifest["reference"] == "") & ours.isin(DECODE_ERRORS)]

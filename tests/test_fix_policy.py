@@ -196,7 +196,7 @@ def test_policy_file_not_toml(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ("80/10/10", (80.0, 10.0, 10.0)), ("0.7/0.3/0", (0.7, 0.3, 0.0)), ([1, 1, 1], (1.0, 1.0, 1.0)),
+    ("80/10/10", (80.0, 10.0, 10.0)), ("0.7/0.3/0", (0.7, 0.3, 0.0)), ([50, 25, 25], (50.0, 25.0, 25.0)),
 ], ids=["percent", "fractions", "list"])
 def test_parse_split(text: object, expected: tuple[float, float, float]) -> None:
     assert parse_split(text) == expected  # type: ignore[arg-type]
@@ -207,6 +207,14 @@ def test_parse_split(text: object, expected: tuple[float, float, float]) -> None
 def test_parse_split_rejects(text: str) -> None:
     with pytest.raises(DatacleanError, match="^split must be three"):
         parse_split(text)
+
+
+@pytest.mark.parametrize(("text", "total"), [("70/10/10", "90"), ("1/1/1", "3"), ("0.8/0.1/0.2", "1.1")],
+                         ids=["percent", "ones", "fractions"])
+def test_parse_split_must_sum_to_100_or_1(text: str, total: str) -> None:
+    with pytest.raises(DatacleanError) as info:
+        parse_split(text)
+    assert str(info.value) == f"split must sum to 100 (or 1.0), e.g. 80/10/10; received: {text!r}, which sums to {total}"
 
 
 def test_parse_checks() -> None:

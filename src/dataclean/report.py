@@ -12,6 +12,7 @@ from rich.text import Text
 
 from dataclean.audit import AuditResult
 from dataclean.checks import ordered_checks
+from dataclean.text import plural
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -31,9 +32,9 @@ def header(summary: dict[str, Any]) -> Text:
     text.append("dataclean audit ", style="bold")
     text.append(summary["root"], style="bold blue")
     n_classes = len(summary["classes"])
-    layout = "flat folder, no classes: label checks skipped" if summary["flat"] else f"{n_classes} classes"
-    text.append(f"\n{summary['files']} files, {summary['decoded']} decoded, {layout}, "
-                f"{summary['groups']} duplicate groups, {summary['timing']['total_s']:.1f} s")
+    layout = "flat folder, no classes: label checks skipped" if summary["flat"] else plural(n_classes, "class", "classes")
+    text.append(f"\n{plural(summary['files'], 'file')}, {summary['decoded']} decoded, {layout}, "
+                f"{plural(summary['groups'], 'duplicate group')}, {summary['timing']['total_s']:.1f} s")
     for folder in summary["unreadable_dirs"]:
         text.append(f"\nunreadable folder skipped: {folder}", style="red")
     return text

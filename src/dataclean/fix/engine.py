@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from dataclean.errors import DatacleanError
 from dataclean.fix.policy import Policy, decide, policy_to_toml
 from dataclean.fix.quarantine import JOURNAL_NAME, Move, MoveReport, plan_moves, quarantine_files
 from dataclean.fix.split import assign_splits
@@ -50,12 +51,50 @@ def _tidy_ints(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def check_outputs(manifest: str | os.PathLike[str], out: str | os.PathLike[str]) -> None:
+    """Refuse outputs that would overwrite the input manifest (``fix --manifest audit/clean.csv``)."""
+    source = Path(manifest).resolve()
+    for path in outputs_for(out).values():
+        if path.resolve() == source:
+            raise DatacleanError(f"output {path} is the input manifest {manifest}: fix never overwrites its input; "
+                                 f"choose another --out")
+
+
+def _refuse_clean_manifest(df: pd.DataFrame, where: Path) -> None:
+    if "split" in df.columns:
+        raise DatacleanError(
+            f"manifest {where} was written by dataclean fix (it has a split column), not by dataclean audit; "
+            f"run fix on the audit's manifest (e.g. {where.with_name('manifest.csv')}), or train on {where}")
+
+
+def _use_root(df: pd.DataFrame, where: Path, root: str | os.PathLike[str] | None) -> None:
+    """Point every row at ``root`` (the dataset moved), or check that the manifest's root still exists."""
+    if root is not None:
+        new = Path(root)
+        if not new.is_dir():
+            raise DatacleanError(f"--root {new}: no such folder")
+        df["root"] = str(new.resolve())
+        return
+    for old in dict.fromkeys(df["root"]):
+        if "://" not in old and not Path(old).is_dir():
+            raise DatacleanError(
+                f"manifest {where}: its dataset root {old} no longer exists (moved or renamed?); "
+                f"pass --root NEW_FOLDER to read the files from where they are now")
+
+
 def plan_fix(manifest: str | os.PathLike[str], policy: Policy | None = None,
-             quarantine_dir: str | os.PathLike[str] | None = None) -> FixPlan:
-    """Read and verify the manifest, decide every row, split the kept rows, plan the moves."""
+             quarantine_dir: str | os.PathLike[str] | None = None,
+             root: str | os.PathLike[str] | None = None) -> FixPlan:
+    """Read and verify the manifest, decide every row, split the kept rows, plan the moves.
+
+    ``root`` replaces the manifest's dataset root (the folder moved since the audit); the clean
+    manifest then points there.
+    """
     policy = policy or Policy()
     where = Path(manifest)
     df = load_manifest(where)
+    _refuse_clean_manifest(df, where)
+    _use_root(df, where, root)
     decided = decide(df, policy)
 
     moves: list[Move] = []
