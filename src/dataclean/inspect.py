@@ -14,6 +14,7 @@ one file; the worker pool does both per chunk.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import io
 import os
@@ -97,7 +98,7 @@ class Record:
     error: str = ""
     error_detail: str = ""
     tf_reason: str = ""  # why TensorFlow's decoders cannot read this decodable image ("" when they can)
-    thumb: bytes = field(default=b"", repr=False)
+    thumb: builtins.bytes = field(default=b"", repr=False)  # `bytes` is a field name in this class
 
 
 @dataclass

@@ -119,7 +119,7 @@ def parse_split(value: str | Iterable[Any]) -> tuple[float, float, float]:
     if not (math.isclose(total, 100.0, abs_tol=1e-6) or math.isclose(total, 1.0, abs_tol=1e-9)):
         raise DatacleanError(
             f"split must sum to 100 (or 1.0), e.g. 80/10/10; received: {value!r}, which sums to {total:g}")
-    return nums  # type: ignore[return-value]
+    return nums[0], nums[1], nums[2]
 
 
 def load_policy(path: str | Path, base: Policy | None = None) -> Policy:
