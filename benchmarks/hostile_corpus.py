@@ -31,10 +31,6 @@ from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
 
-import pandas as pd
-
-from dataclean.inspect import MAX_FRAMES
-
 DEFAULT = Path(__file__).resolve().parents[2] / "shared/data/pillow"
 DECODE_ERRORS = {"empty_file", "not_an_image", "truncated", "decode_error", "unreadable", "bad_frame"}
 
@@ -81,6 +77,10 @@ def _tf_decodes(paths: list[str]) -> dict[str, str]:
 
 
 def main() -> int:
+    import pandas as pd  # here, not at the top: every reference process re-imports this module
+
+    from dataclean.inspect import MAX_FRAMES
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("folder", nargs="?", type=Path, default=DEFAULT)
     ap.add_argument("--tf", action="store_true", help="also check tf_unreadable against tf.io.decode_image")
