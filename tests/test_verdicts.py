@@ -186,3 +186,60 @@ def test_whole_multi_frame_files_pass(fmt: str) -> None:
     assert Image.open(io.BytesIO(buf.getvalue())).n_frames == 4
     rec = inspect_bytes(buf.getvalue())
     assert (rec.error, rec.format) == ("", fmt)
+
+
+# --- BMP and GIF files TensorFlow refuses ------------------------------------------------------------
+
+def _bmp(extra: bytes = b"") -> bytes:
+    buf = io.BytesIO()
+    _noise(3, (31, 30)).save(buf, "BMP")
+    return buf.getvalue() + extra
+
+
+def _still_gif() -> bytes:
+    buf = io.BytesIO()
+    _noise(4, (20, 20)).convert("P").save(buf, "GIF")
+    return buf.getvalue()
+
+
+def _gif_lzw11() -> bytes:
+    """A 4x4 GIF whose image data uses an LZW minimum code size of 11 (legal for Pillow, not for giflib):
+    a clear code, every pixel as a literal 12-bit code, the end code, packed least significant bit first."""
+    codes = [2048, *range(16), 2049]  # pixel values 0..15 of a 16-colour palette
+    bits = "".join(format(c, "012b")[::-1] for c in codes)
+    bits += "0" * (-len(bits) % 8)
+    stream = bytes(int(bits[k:k + 8][::-1], 2) for k in range(0, len(bits), 8))
+    palette = bytes(v for k in range(16) for v in (k * 16, 255 - k * 16, 128))
+    return (b"GIF89a" + struct.pack("<HHBBB", 4, 4, 0x83, 0, 0) + palette + b"\x2c" + struct.pack("<HHHHB", 0, 0, 4, 4, 0)
+            + bytes([11, len(stream)]) + stream + b"\x00\x3b")
+
+
+def _gif_with(prefix: bytes = b"", drop_palette: bool = False) -> bytes:
+    """The still GIF with ``prefix`` records before its image, or without its colour table."""
+    data = bytearray(_still_gif())
+    first = _image_descriptors(bytes(data))[0]
+    table = 3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0
+    if drop_palette:
+        data[10] &= 0x7F
+        del data[13:13 + table]
+        first -= table
+    return bytes(data[:first]) + prefix + bytes(data[first:])
+
+
+@pytest.mark.parametrize(("data", "why"), [
+    pytest.param(_bmp(), "", id="bmp"),
+    pytest.param(_bmp(b"\0\0"), "BMP whose size differs from what its header implies by +2 bytes is not decodable by "
+                 "TensorFlow", id="bmp-padded"),
+    pytest.param(_still_gif(), "", id="gif"),
+    pytest.param(_gif_with(b"!\xfe\x05hello\x00"), "", id="gif-comment"),
+    pytest.param(_gif_with(b"!\xfe\x00"), "GIF has an extension with an empty first sub-block before its first frame: "
+                 "TensorFlow's GIF decoder (giflib) cannot read its first frame", id="gif-empty-comment"),
+    pytest.param(_gif_with(drop_palette=True), "GIF has no colour map for its first frame: TensorFlow's GIF decoder "
+                 "(giflib) cannot read its first frame", id="gif-no-palette"),
+    pytest.param(_gif_lzw11(), "GIF has an LZW code size outside 2-8 in its first frame: TensorFlow's GIF decoder "
+                 "(giflib) cannot read its first frame", id="gif-lzw-11"),
+])
+def test_bmp_and_gif_that_pillow_reads_but_tensorflow_does_not(data: bytes, why: str) -> None:
+    """Each case checked against tf.io.decode_image on Pillow's corpus (benchmarks/hostile_corpus.py --tf)."""
+    rec = inspect_bytes(data)
+    assert (rec.error, rec.tf_reason) == ("", why)

@@ -254,19 +254,90 @@ def tf_unreadable_reason(fmt: str, img: Image.Image, data: bytes) -> str:
     """Why TensorFlow's decoders cannot read this decodable image, or "" when they can (see TF_FORMATS).
 
     TensorFlow reads BMP only uncompressed at 8, 24 or 32 bits (or 32-bit bitfields) with a Windows
-    header and no linked/embedded colour profile, and WebP only as a still image without alpha.
+    header, no linked/embedded colour profile and exactly the bytes its header implies; GIF only when
+    giflib reads its first frame (below); WebP only as a still image without alpha. Pillow is more
+    tolerant of all three.
     """
     if fmt not in TF_FORMATS:
         return f"{fmt} is not decodable by TensorFlow (tf.io reads JPEG, PNG, GIF, BMP, WebP)"
-    if fmt == "BMP" and len(data) >= 74:
-        header, bpp, compression = int.from_bytes(data[14:18], "little"), data[28] | data[29] << 8, data[30]
-        if header < 40 or not (compression == 0 and bpp in (8, 24, 32) or compression == 3 and bpp == 32):
-            return f"BMP with {bpp}-bit pixels, compression {compression} or an OS/2 header is not decodable by TensorFlow"
-        if header >= 124 and data[70:74] in (b"DEBM", b"KNIL"):
-            return "BMP with a colour profile is not decodable by TensorFlow"
+    if fmt == "BMP":
+        return _bmp_tf_problem(data)
+    if fmt == "GIF":
+        why = _gif_tf_problem(data)
+        return f"GIF {why}: TensorFlow's GIF decoder (giflib) cannot read its first frame" if why else ""
     if fmt == "WEBP" and (img.mode == "RGBA" or getattr(img, "n_frames", 1) > 1):
         return "WebP with alpha or animation is not decodable by TensorFlow"
     return ""
+
+
+def _bmp_tf_problem(data: bytes) -> str:
+    if len(data) < 54:
+        return "BMP with a truncated header is not decodable by TensorFlow"
+    u32 = lambda at: int.from_bytes(data[at:at + 4], "little")  # noqa: E731 - a local reader
+    offset, header, width = u32(10), u32(14), u32(18)
+    height = int.from_bytes(data[22:26], "little", signed=True)
+    bpp, compression = data[28] | data[29] << 8, u32(30)
+    if header < 40 or not (compression == 0 and bpp in (8, 24, 32) or compression == 3 and bpp == 32):
+        return f"BMP with {bpp}-bit pixels, compression {compression} or an OS/2 header is not decodable by TensorFlow"
+    if header >= 124 and data[70:74] in (b"DEBM", b"KNIL"):
+        return "BMP with a colour profile is not decodable by TensorFlow"
+    row = (bpp * width + 31) // 32 * 4
+    extra = len(data) - offset - row * abs(height)
+    if extra:  # tf.io.decode_bmp insists on the exact size (trailing padding included)
+        return f"BMP whose size differs from what its header implies by {extra:+,} bytes is not decodable by TensorFlow"
+    return ""
+
+
+def _gif_tf_problem(data: bytes) -> str:
+    """What stops giflib before the end of the first frame's data, or "".
+
+    TensorFlow reads a GIF with giflib's DGifSlurp and keeps what it read when a later record is
+    broken, but not when the first frame is: a record giflib does not know, the data ending, an
+    extension whose first sub-block is empty (giflib then reads one block too many and loses its
+    place), an LZW code size above 8, or no colour map for the first frame. Measured against
+    tf.io.decode_image on every GIF of Pillow's test corpus (benchmarks/hostile_corpus.py --tf).
+    """
+    n = len(data)
+    if n < 13:
+        return "ends inside its header"
+    flags = data[10]
+    has_global = flags & 0x80
+    i = 13 + (3 << ((flags & 7) + 1) if has_global else 0)
+    while True:
+        if i >= n:
+            return "ends before its first frame"
+        kind = data[i]
+        if kind == 0x21:  # extension: introducer, label, then sub-blocks
+            if i + 2 < n and data[i + 2] == 0:
+                return "has an extension with an empty first sub-block before its first frame"
+            i += 2
+        elif kind == 0x2C:  # the first image: descriptor, local colour table, LZW code size, sub-blocks
+            if i + 10 >= n:
+                return "ends inside its first frame"
+            local = data[i + 9]
+            if not (local & 0x80 or has_global):
+                return "has no colour map for its first frame"
+            i += 10 + (3 << ((local & 7) + 1) if local & 0x80 else 0)
+            if i >= n or not 2 <= data[i] <= 8:
+                return "has an LZW code size outside 2-8 in its first frame"
+            i = _skip_sub_blocks(data, i + 1)
+            return "" if i >= 0 else "ends inside its first frame"
+        else:
+            return f"has a record of unknown type 0x{kind:02X} before its first frame"
+        i = _skip_sub_blocks(data, i)
+        if i < 0:
+            return "ends before its first frame"
+
+
+def _skip_sub_blocks(data: bytes, i: int) -> int:
+    """Offset after the sub-blocks starting at ``i`` (each a length byte and data; 0 ends them); -1 past the end."""
+    n = len(data)
+    while i < n:
+        size = data[i]
+        i += 1 + size
+        if size == 0:
+            return i
+    return -1
 
 
 _MOMENTS = np.stack([np.arange(256, dtype=np.float64), np.arange(256, dtype=np.float64) ** 2], axis=1)
