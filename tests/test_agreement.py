@@ -169,7 +169,7 @@ def test_a_moved_dataset_is_named_and_found_again_with_root(tmp_path: Path) -> N
 ], ids=["singular", "plural"])
 def test_header_wording(classes: int, groups: int, files: int, expected: str) -> None:
     summary = {"root": "/d", "flat": False, "classes": {f"c{k}": {} for k in range(classes)}, "files": files,
-               "decoded": 1, "groups": groups, "timing": {"total_s": 0.5}, "unreadable_dirs": []}
+               "decoded": 1, "groups": groups, "timing": {"total_s": 0.5}, "unreadable_dirs": [], "checks": {}}
     assert header(summary).plain.splitlines()[1] == expected
 
 

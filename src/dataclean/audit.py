@@ -10,6 +10,7 @@ import csv
 import os
 import statistics
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -22,11 +23,12 @@ from dataclean import __version__
 from dataclean.checks import REGISTRY, AuditContext, Finding, ordered_checks
 from dataclean.errors import DatacleanError, first_line
 from dataclean.fix.policy import decide_columns
-from dataclean.inspect import DEFAULT_MAX_PIXELS, Record, record_fields, thumbs_array
+from dataclean.inspect import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, Record, record_fields, thumbs_array
 from dataclean.io import write_json
 from dataclean.launch import StartedAudit, start_audit
+from dataclean.layout import SPLIT_ORDER, LayoutOptions, tree_reasons
 from dataclean.manifest import ISSUE_COLUMNS, MANIFEST_COLUMNS, manifest_digest
-from dataclean.safety import write_marker
+from dataclean.safety import crashpoint, free_space, write_marker
 from dataclean.scan import ScanResult
 from dataclean.table import Table
 
@@ -124,11 +126,17 @@ def run_audit(
     params: dict[str, dict[str, Any]] | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     on_progress: Callable[[int], None] | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    layout: LayoutOptions | None = None,
 ) -> AuditResult:
-    """Audit the dataset at ``root``. ``workers=None`` uses every core; 0 runs in-process."""
+    """Audit the dataset at ``root``. ``workers=None`` uses every core; 0 runs in-process.
+
+    ``layout`` says how to read the folder (dataclean.layout.layout_options: --layout, --index,
+    --class-names); by default the layout is detected (class folders, split folders or flat).
+    """
     labels_file = read_labels_file(labels_path) if labels_path else None
-    return finish_audit(start_audit(root, workers, labels_path, max_pixels), labels_file, labels_path, params,
-                        on_progress)
+    return finish_audit(start_audit(root, workers, labels_path, max_pixels, layout=layout, max_bytes=max_bytes),
+                        labels_file, labels_path, params, on_progress)
 
 
 def finish_audit(
@@ -144,7 +152,8 @@ def finish_audit(
     inspected = time.perf_counter()
 
     table = _table(found, records, labels_file)
-    ctx = AuditContext(table=table, thumbs=thumbs_array(records), labels_file=labels_file, params=params or {})
+    ctx = AuditContext(table=table, thumbs=thumbs_array(records + [Record()] * (len(table) - len(records))),
+                       labels_file=labels_file, params=params or {}, layout=found.layout)
     findings, skipped = _run_checks(ctx, found)
     table["issues"] = _issue_column(len(table), findings)
     table["group"] = ctx.clusters.group
@@ -153,28 +162,63 @@ def finish_audit(
     issues = _issues_table(manifest, findings)
     timing = {"inspect_s": round(inspected - started, 3), "total_s": round(time.perf_counter() - started, 3)}
     summary = _summary(manifest, found, findings, skipped, ctx, n_workers, max_pixels, labels_path, timing)
+    summary["parameters"]["max_file_mb"] = job.max_bytes / 1e6
     return AuditResult(table=manifest, issue_table=issues, summary=summary, findings=findings, skipped=skipped)
 
 
 def write_outputs(result: AuditResult, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
+    """Write manifest.csv, issues.csv and summary.json into ``out_dir`` as one set.
+
+    Each file is written atomically, and summary.json last: it records the row count and SHA-256 of
+    the other two and a generation id. An audit killed between two renames leaves a summary that does
+    not match the new manifest, which ``fix`` then refuses. Temporaries a killed audit left behind
+    are removed first (the caller holds the folder's lock, so none is another writer's).
+    """
     out = Path(out_dir)
     write_marker(out, "audit")  # the scan skips this folder should it lie inside a dataset
     paths = {"manifest": out / "manifest.csv", "issues": out / "issues.csv", "summary": out / "summary.json"}
+    _remove_stale_temporaries(out, [p.name for p in paths.values()])
+    current = paths["manifest"]
     try:
-        result.table.write_csv(paths["manifest"])
-        result.issue_table.write_csv(paths["issues"])
-        # what fix checks before trusting the manifest: a truncated or edited one is refused
+        result.table.write_csv(current)
+        crashpoint()
+        current = paths["issues"]
+        result.issue_table.write_csv(current)
+        # what fix checks before trusting the manifest: a truncated, edited or mismatched one is refused
         result.summary["manifest"] = {"rows": len(result.table), "sha256": manifest_digest(paths["manifest"])}
-        write_json(result.summary, paths["summary"])
+        result.summary["issues_file"] = {"rows": len(result.issue_table), "sha256": manifest_digest(paths["issues"])}
+        result.summary["generation"] = uuid.uuid4().hex
+        current = paths["summary"]
+        write_json(result.summary, current)
     except OSError as exc:
-        raise DatacleanError(f"cannot write outputs to {out}: {exc.strerror or exc}") from exc
+        raise DatacleanError(f"cannot write {current}: {exc.strerror or exc} ({free_space(str(out))})") from exc
     return paths
 
 
+def _remove_stale_temporaries(out: Path, names: list[str]) -> None:
+    """Remove ``.NAME.*.tmp`` files (atomic_write's temporaries) of the outputs ``names`` in ``out``."""
+    try:
+        entries = os.listdir(out)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.endswith(".tmp") and any(entry.startswith(f".{name}.") for name in names):
+            try:
+                os.unlink(out / entry)
+            except OSError:
+                pass
+
+
 def _table(found: ScanResult, records: list[Record], labels_file: dict[str, str] | None) -> Table:
-    table = Table({"path": found.paths, "root": str(found.root), "label": found.labels,
-                   "expected_label": [labels_file.get(p, "") for p in found.paths] if labels_file else ""},
-                  n=len(found.paths))
+    """One row per file found, then one per file an index lists that is not there (error ``missing``)."""
+    missing = found.layout.missing if found.layout is not None else []
+    paths = found.paths + [e.path for e in missing] if missing else found.paths
+    records = records + [Record(error="missing", error_detail=f"listed in {e.source}, not found under the dataset folder")
+                         for e in missing]
+    table = Table({"path": paths, "root": str(found.root), "label": found.labels + [e.label for e in missing],
+                   "given_split": found.given_splits + [e.split for e in missing],
+                   "expected_label": [labels_file.get(p, "") for p in paths] if labels_file else ""},
+                  n=len(paths))
     for name in record_fields():
         table[name] = [getattr(r, name) for r in records]
     return table
@@ -192,6 +236,8 @@ def _run_checks(ctx: AuditContext, found: ScanResult) -> tuple[dict[str, list[Fi
             skipped[spec.name] = "no class folders (flat dataset)"
         elif spec.name == "misplaced" and ctx.labels_file is None:
             skipped[spec.name] = "no --labels file given"
+        elif spec.applies is not None and (why := spec.applies(ctx)):
+            skipped[spec.name] = why
         if spec.name in skipped:
             findings[spec.name] = []
             continue
@@ -249,14 +295,21 @@ def _summary(
             "skipped": skipped.get(spec.name),
         }
     labels, issues, errors = manifest["label"], manifest["issues"], manifest["error"]
-    counts = Counter(lbl for lbl in labels if lbl)
-    with_issues = Counter(lbl for lbl, iss in zip(labels, issues) if lbl and iss)
+    present = [e != "missing" for e in errors]  # a file an index lists but that is not there is no class member
+    counts = Counter(lbl for lbl, here in zip(labels, present) if lbl and here)
+    with_issues = Counter(lbl for lbl, iss, here in zip(labels, issues, present) if lbl and iss and here)
     n_labelled = sum(counts.values())
-    classes = {
+    classes: dict[str, dict[str, Any]] = {
         lbl: {"files": c, "share": round(c / max(n_labelled, 1), 4), "files_with_issues": with_issues[lbl]}
         for lbl, c in sorted(counts.items())
     }
     ok = [i for i, d in enumerate(decoded) if d]
+    layout = _layout_summary(manifest, found, findings, ok)
+    if layout["given_split"]:
+        given = manifest["given_split"]
+        per = Counter((lbl, g) for lbl, g, here in zip(labels, given, present) if lbl and g and here)
+        for lbl, entry in classes.items():
+            entry["splits"] = {s: per[(lbl, s)] for s in layout["given_split"]}
     formats = Counter(manifest["format"][i] for i in ok)
     return {
         "tool": "dataclean",
@@ -264,6 +317,7 @@ def _summary(
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "root": str(found.root),
         "flat": found.flat,
+        "layout": layout,
         "files": len(manifest),
         "decoded": len(ok),
         "errors": dict(Counter(e for e in errors if e).most_common()),
@@ -283,6 +337,39 @@ def _summary(
         "symlinked_dirs": found.symlinked_dirs,
         "parameters": {"workers": workers, "max_pixels": max_pixels, "labels": str(labels_path) if labels_path else None},
         "timing": timing,
+    }
+
+
+def _layout_summary(manifest: Table, found: ScanResult, findings: dict[str, list[Finding]], ok: list[int]) -> dict[str, Any]:
+    """How the folder was read: kind, files per given split (and their classes), index files, hints."""
+    lay = found.layout
+    labels, given, errors, paths = manifest["label"], manifest["given_split"], manifest["error"], manifest["path"]
+    on_disk = [i for i, e in enumerate(errors) if e != "missing"]
+    split_rows: dict[str, list[int]] = {s: [i for i in on_disk if given[i] == s] for s in SPLIT_ORDER}
+    splits = {}
+    decoded = set(ok)
+    for s, rows in split_rows.items():
+        if rows:
+            counts = Counter(labels[i] for i in rows if labels[i])
+            splits[s] = {"files": len(rows), "classes": dict(sorted(counts.items())),
+                         "imbalance_ratio": _imbalance([labels[i] for i in rows if i in decoded])}
+    conflicted = len({f.row for f in findings.get("label_conflict", []) if f.row is not None})
+    labelled = sum(1 for i in ok if labels[i])
+    unlabelled = [i for i in on_disk if not labels[i]]
+    kind = lay.kind if lay is not None else ("flat" if found.flat else "classes")
+    return {
+        "kind": kind,
+        "given_split": {s: v["files"] for s, v in splits.items()},
+        "splits": splits,
+        "root_files": 0 if kind == "index" else sum(1 for i in unlabelled if "/" not in paths[i]),
+        "unlabelled_files": len(unlabelled),
+        "missing_files": len(errors) - len(on_disk),
+        "not_classes": lay.not_classes if lay is not None else [],
+        "requested": lay.requested if lay is not None else "auto",
+        "index_files": list(lay.index_files) if lay is not None else [],
+        "class_names": lay.class_names_file if lay is not None else "",
+        "notes": list(lay.notes) if lay is not None else [],
+        "tree_like": tree_reasons(labels, conflicted, labelled) if not found.flat and lay and lay.kind != "index" else [],
     }
 
 

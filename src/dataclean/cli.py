@@ -60,7 +60,8 @@ class DatacleanGroup(click.Group):
 @click.group(cls=DatacleanGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="dataclean")
 def main() -> None:
-    """Audit, clean and train on image-classification datasets laid out as DATA/<class>/<image>.
+    """Audit, clean and train on image-classification datasets: DATA/<class>/<image>, pre-split
+    DATA/<train|val|test>/<class>/<image>, or images with index files (see `dataclean audit --help`).
 
     \b
     Typical flow:
@@ -92,24 +93,37 @@ def _check_list(value: str | None) -> list[str]:
               help="Processes inspecting files [default: all cores]; 0 inspects in this process.")
 @click.option("--labels", type=click.Path(dir_okay=False), default=None,
               help="CSV with columns path,label (paths relative to DATA): enables the misplaced check.")
+@click.option("--layout", type=click.Choice(["auto", "classes", "splits", "flat"]), default="auto", show_default=True,
+              help="How DATA is laid out: classes (DATA/<class>/...), splits (DATA/<train|val|test>/<class>/...), "
+                   "flat (no labels); auto detects split folders by name (train, validation, test_set, ...).")
+@click.option("--index", "index", multiple=True, type=click.Path(dir_okay=False), metavar="FILE",
+              help="Index file giving labels (and splits): a CSV path,label[,split] or lines 'relative/path label' "
+                   "(IP102's train.txt; the split comes from the file name). Repeatable; paths are relative to DATA.")
+@click.option("--class-names", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Lines 'id name' (IP102's classes.txt) mapping the index's label ids (or folder names) to names.")
 @click.option("--fail-on", default="", metavar="CHECKS",
               help="Comma-separated checks (or 'any') that make the exit code 1 when they find something.")
 @click.option("--set", "settings", multiple=True, metavar="CHECK.PARAM=VALUE",
               help="Override a check parameter, e.g. --set dark.max_brightness=0.05 (repeatable; see `dataclean checks`).")
 @click.option("--max-pixels", type=click.IntRange(min=1), default=None,
               help="Decompression-bomb cap: images with more pixels are reported as too_large [default: 89,478,485].")
+@click.option("--max-file-mb", type=click.IntRange(min=1), default=None,
+              help="Files bigger than this are hashed in chunks, not decoded, and reported as too_large [default: 512].")
 @click.option("--format", "fmt", type=click.Choice(["rich", "json"]), default="rich", show_default=True,
               help="rich: the terminal report; json: the summary as JSON on stdout, for scripts.")
 @click.option("--examples", default=3, show_default=True, type=click.IntRange(min=0), help="Example files shown per check.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or report; one summary line (for CI logs).")
-def audit(data: str, out: str, workers: int | None, labels: str | None, fail_on: str, settings: tuple[str, ...],
-          max_pixels: int | None, fmt: str, examples: int, quiet: bool) -> None:
-    """Audit the image dataset in DATA (DATA/<class>/<image>, or a flat folder of images).
+def audit(data: str, out: str, workers: int | None, labels: str | None, layout: str, index: tuple[str, ...],
+          class_names: str | None, fail_on: str, settings: tuple[str, ...], max_pixels: int | None,
+          max_file_mb: int | None, fmt: str, examples: int, quiet: bool) -> None:
+    """Audit the image dataset in DATA: DATA/<class>/<image>, pre-split DATA/<train|val|test>/<class>/<image>,
+    a flat folder of images, or any folder with index files (--index).
 
     Every file is read once (MD5) and decoded once, in parallel. Checks: corrupt files, exact and
     near duplicates, dark / bright / low-contrast images, resolution outliers, duplicate file
-    names, naming problems, label conflicts, misplaced files (with --labels) and class imbalance.
-    Nothing in DATA is modified.
+    names, naming problems, label conflicts, misplaced files (with --labels), class imbalance, and
+    for a dataset that came split, leaks of an image across its splits (split_leak). With --index:
+    listed files that are missing, and images no index lists. Nothing in DATA is modified.
 
     \b
     Writes to --out: manifest.csv (one row per file), issues.csv (one row per finding),
@@ -123,6 +137,9 @@ def audit(data: str, out: str, workers: int | None, labels: str | None, fail_on:
       dataclean audit data/
       dataclean audit data/ --out audit/ --workers 2 --fail-on corrupt,exact_duplicate
       dataclean audit data/ --set near_duplicate.max_distance=6 --format json
+      dataclean audit clothing/ --layout classes        # a real class called "test": no split detection
+      dataclean audit ip102/images --index ip102/train.txt --index ip102/val.txt
+          --index ip102/test.txt --class-names ip102/classes.txt    # IP102: lists + class names
     """
     import json
     import os
@@ -131,45 +148,50 @@ def audit(data: str, out: str, workers: int | None, labels: str | None, fail_on:
     # spin at numpy's import (~0.1 s of CPU) for matrix products too small to share. Before numpy loads.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-    from dataclean.inspect import DEFAULT_MAX_PIXELS
+    from dataclean.inspect import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
     from dataclean.launch import start_audit
+    from dataclean.layout import layout_options
 
     # Submit the files to the workers first: everything imported below (the checks, the report) is
     # loaded while they decode.
     job = start_audit(data, workers=workers, labels_path=labels, max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
-                      out_dir=out)
-    try:
-        from rich.console import Console
+                      out_dir=out, layout=layout_options(layout, index, class_names),
+                      max_bytes=max_file_mb * 1_000_000 if max_file_mb else DEFAULT_MAX_BYTES)
+    try:  # the --out folder stays locked until its outputs are written
+        try:
+            from rich.console import Console
 
-        from dataclean.audit import finish_audit, parse_params, read_labels_file, write_outputs
-        from dataclean.report import audit_report
+            from dataclean.audit import finish_audit, parse_params, read_labels_file, write_outputs
+            from dataclean.report import audit_report
 
-        fail_checks = _check_list(fail_on)
-        params = parse_params(settings)
-        labels_file = read_labels_file(labels) if labels else None
-    except BaseException:
-        job.inspection.close()
-        raise
-    err = Console(stderr=True)
-    # a live bar only where someone can see it (rich draws nothing on a pipe or file anyway)
-    with _Progress(err, enabled=fmt == "rich" and not quiet and err.is_terminal) as progress:
-        progress.start(len(job.found.paths))
-        result = finish_audit(job, labels_file, labels, params, on_progress=progress.advance)
-    written = write_outputs(result, out)
-    fired = [c for c in fail_checks if result.findings.get(c)]
-    if fmt == "json":
-        click.echo(json.dumps(result.summary, indent=2, sort_keys=True, default=str))
-    elif quiet:
-        counts = ", ".join(f"{n} {result.summary['checks'][n]['files'] or len(result.findings[n])}" for n in result.fired)
-        click.echo(f"audited {result.summary['files']} files: {counts or 'no issues'}; outputs in {out}/")
-    else:
-        console = Console(emoji=False)  # file and class names are shown as they are: no :emoji: codes
-        console.print(audit_report(result, examples))
-        console.print(f"Wrote {', '.join(str(p) for p in written.values())}", style="dim", markup=False,
-                      highlight=False)
-    if fired:
-        err.print(f"[red]failing: {', '.join(fired)} found issues (--fail-on)[/red]")
-        raise SystemExit(1)
+            fail_checks = _check_list(fail_on)
+            params = parse_params(settings)
+            labels_file = read_labels_file(labels) if labels else None
+        except BaseException:
+            job.inspection.close()
+            raise
+        err = Console(stderr=True)
+        # a live bar only where someone can see it (rich draws nothing on a pipe or file anyway)
+        with _Progress(err, enabled=fmt == "rich" and not quiet and err.is_terminal) as progress:
+            progress.start(len(job.found.paths))
+            result = finish_audit(job, labels_file, labels, params, on_progress=progress.advance)
+        written = write_outputs(result, out)
+        fired = [c for c in fail_checks if result.findings.get(c)]
+        if fmt == "json":
+            click.echo(json.dumps(result.summary, indent=2, sort_keys=True, default=str))
+        elif quiet:
+            counts = ", ".join(f"{n} {result.summary['checks'][n]['files'] or len(result.findings[n])}" for n in result.fired)
+            click.echo(printable(f"audited {result.summary['files']} files: {counts or 'no issues'}; outputs in {out}/"))
+        else:
+            console = Console(emoji=False)  # file and class names are shown as they are: no :emoji: codes
+            console.print(audit_report(result, examples))
+            console.print(printable(f"Wrote {', '.join(str(p) for p in written.values())}"), style="dim", markup=False,
+                          highlight=False)
+        if fired:
+            err.print(f"[red]failing: {', '.join(fired)} found issues (--fail-on)[/red]")
+            raise SystemExit(1)
+    finally:
+        job.release()
 
 
 @main.command(name="checks")

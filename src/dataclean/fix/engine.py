@@ -16,7 +16,7 @@ from dataclean.fix.quarantine import JOURNAL_NAME, Move, MoveReport, plan_moves,
 from dataclean.fix.split import assign_splits
 from dataclean.fix.validate import check_files, load_manifest
 from dataclean.io import atomic_write, write_csv
-from dataclean.safety import check_folder_for_outputs, confined
+from dataclean.safety import check_folder_for_outputs, confined, file_kind, free_space
 
 _INT_COLUMNS = ("bytes", "width", "height")
 
@@ -103,13 +103,14 @@ def plan_fix(manifest: str | os.PathLike[str], policy: Policy | None = None,
 
     moves: list[Move] = []
     refused: list[tuple[str, str]] = []
-    dropped = decided["action"].eq("drop").to_numpy()
+    absent = df["error"].eq("missing").to_numpy()  # listed by an index, never on disk: nothing to check or move
+    dropped = decided["action"].eq("drop").to_numpy() & ~absent
     if quarantine_dir is not None:
         check_folder_for_outputs(quarantine_dir, df["root"].iloc[0], "--quarantine folder")
         rows = [i for i in range(len(df)) if dropped[i]]
         planned = plan_moves(((df["root"].iloc[i], df["path"].iloc[i]) for i in rows), quarantine_dir)
         gone = {i for i, m in zip(rows, planned) if not os.path.lexists(m.src) and os.path.lexists(m.dst)}
-        check_files(df, where, tolerate_missing=gone.__contains__)
+        check_files(df, where, tolerate_missing=lambda i: i in gone or bool(absent[i]))
         for i, move in zip(rows, planned):  # every file checked before any moves: nothing half-done
             if i in gone:
                 moves.append(move)
@@ -120,7 +121,7 @@ def plan_fix(manifest: str | os.PathLike[str], policy: Policy | None = None,
             else:
                 moves.append(verified)
     else:
-        check_files(df, where)
+        check_files(df, where, tolerate_missing=lambda i: bool(absent[i]))
 
     out = _tidy_ints(df.copy())
     out["action"] = decided["action"]
@@ -129,17 +130,23 @@ def plan_fix(manifest: str | os.PathLike[str], policy: Policy | None = None,
     kept = decided["action"].eq("keep")
     if kept.any():
         out.loc[kept, "split"] = assign_splits(
-            out[kept], policy.split, seed=policy.seed, min_class_size=policy.min_class_size)
+            out[kept], policy.split, seed=policy.seed, min_class_size=policy.min_class_size, resplit=policy.resplit)
     return FixPlan(where, policy, out, decided["check"], moves, refused)
 
 
 def write_outputs(plan: FixPlan, out: str | os.PathLike[str]) -> dict[str, Path]:
     """Write clean.csv, its policy and decisions, each atomically; return the paths."""
     paths = outputs_for(out)
-    write_csv(plan.clean, paths["clean"])
-    write_csv(plan.decisions, paths["decisions"])
-    with atomic_write(paths["policy"]) as fh:
-        fh.write(policy_to_toml(plan.policy))
+    current = paths["clean"]
+    try:
+        write_csv(plan.clean, current)
+        current = paths["decisions"]
+        write_csv(plan.decisions, current)
+        current = paths["policy"]
+        with atomic_write(current) as fh:
+            fh.write(policy_to_toml(plan.policy))
+    except OSError as exc:  # a full disk: name the file and the space left
+        raise DatacleanError(f"cannot write {current}: {exc.strerror or exc} ({free_space(str(current.parent))})") from None
     return paths
 
 
@@ -171,7 +178,7 @@ def verify_move(move: Move, md5: str, where: Path, root: str, rel: str) -> tuple
         kind = "dangling symlink" if exc.errno == errno.ENOENT else "symlink that cannot be followed"
         return None, f"{kind} ({exc.strerror})"
     if not stat.S_ISREG(target.st_mode):
-        what = _kind(target.st_mode)
+        what = file_kind(target.st_mode)
         return None, f"{'symlink to a ' if link else ''}{what}, not a regular file"
     if not md5:
         return None, "no MD5 in the manifest (the audit could not read it)"
@@ -183,11 +190,3 @@ def verify_move(move: Move, md5: str, where: Path, root: str, rel: str) -> tuple
         raise DatacleanError(f"manifest {where} is stale: {move.src} changed since the audit (MD5 differs); "
                              f"re-run dataclean audit (nothing was moved)")
     return prepared, ""
-
-
-def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISFIFO, "FIFO"), (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
-                       (stat.S_ISSOCK, "socket"), (stat.S_ISDIR, "folder")):
-        if test(mode):
-            return name
-    return "special file"
