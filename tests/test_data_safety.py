@@ -290,6 +290,24 @@ def test_out_inside_the_dataset(tmp_path: Path) -> None:
     assert (root / "audit" / MARKER).is_file()
 
 
+def test_folders_of_older_dataclean_versions_count_as_dataclean_made(tmp_path: Path) -> None:
+    """Audit outputs and quarantines written before markers existed are still recognised (and skipped)."""
+    root = tmp_path / "data"
+    for i in range(2):
+        write_png(root / "cats" / f"c{i}.png", 10 + i)
+    old_audit = root / "audit"
+    old_audit.mkdir()
+    (old_audit / "summary.json").write_text('{"tool": "dataclean", "files": 2}\n')
+    (old_audit / "manifest.csv").write_text("path,root\n")
+    old_q = root / "q"
+    (old_q / "cats").mkdir(parents=True)
+    (old_q / "journal.jsonl").write_text('{"src": "/x", "dst": "/y", "md5": "m", "bytes": 1}\n')
+    write_png(old_q / "cats" / "moved.png", 99)
+    result = run("audit", root, "--out", old_audit, "-j", "0", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["files"] == 2
+
+
 def test_quarantine_into_a_users_folder_is_refused(tmp_path: Path) -> None:
     root = tmp_path / "data"
     manifest = make_manifest(root, specs())
