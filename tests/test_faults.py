@@ -26,7 +26,7 @@ from dataclean.fix.quarantine import load_journal, undo
 from dataclean.hashing import from_hex
 from dataclean.inspect import decode_file, inspect_file
 from dataclean.neardup import verified_pairs
-from dataclean.safety import LOCK_NAME, lock_folder
+from dataclean.safety import LOCK_NAME, lock_folder, write_marker
 from dataclean.table import Table
 from fix_helpers import make_manifest, md5_of, row, write_png
 
@@ -405,3 +405,34 @@ def test_concurrent_fix_runs_on_one_quarantine_are_refused(tmp_path: Path) -> No
     assert (result.exit_code, result.stderr) == (
         2, f"Error: journal {qdir / 'journal.jsonl'} is in use by another dataclean fix; wait for it to finish\n")
     assert (root / "cats" / "bad.png").exists()
+
+
+@pytest.mark.parametrize("marked", [False, True], ids=["marker-write-fails", "journal-write-fails"])
+def test_full_disk_before_the_first_journal_line(tmp_path: Path, tiny_fs: Path, marked: bool) -> None:
+    root = tmp_path / "data"
+    manifest = make_manifest(root, [row("cats/c0.png", shade=0), row("cats/bad.png", raw=b"bad", issues="corrupt",
+                                                                     error="decode_error")])
+    qdir = tiny_fs / "q"
+    qdir.mkdir()
+    if marked:
+        write_marker(qdir, "quarantine", root=str(root))
+    filler = tiny_fs / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:  # fill the file system to the last block
+        while os.write(fd, b"\0" * 4096):
+            pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    result = run("fix", "--manifest", manifest, "--quarantine", qdir)
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
+    target = qdir / ("journal.jsonl" if marked else ".dataclean-folder.json")
+    assert result.stderr.startswith(f"Error: cannot write {'the journal ' if marked else ''}{target}: No space left "
+                                    f"on device ("), result.stderr
+    assert " MB free)" in result.stderr
+    assert (root / "cats" / "bad.png").read_bytes() == b"bad"
+    filler.unlink()  # room again: the same command now works, and undo puts everything back
+    assert run("fix", "--manifest", manifest, "--quarantine", qdir, "-q").exit_code == 0
+    assert not (root / "cats" / "bad.png").exists() and not load_journal(qdir / "journal.jsonl").bad_lines
+    assert run("fix", "--undo", qdir / "journal.jsonl").exit_code == 0 and (root / "cats" / "bad.png").exists()

@@ -61,8 +61,15 @@ def write_marker(folder: str | os.PathLike[str], kind: str, **info: Any) -> None
     if read_marker(path) is not None and marker.is_file():
         return
     tmp = path / f".{MARKER}.tmp"
-    tmp.write_text(json.dumps({"tool": "dataclean", "kind": kind, **info}, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, marker)
+    try:
+        tmp.write_text(json.dumps({"tool": "dataclean", "kind": kind, **info}, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, marker)
+    except OSError as exc:  # a full disk, most likely: say where, and how much room is left
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise DatacleanError(f"cannot write {marker}: {exc.strerror or exc} ({free_space(str(path))})") from None
 
 
 def read_marker(folder: str | os.PathLike[str]) -> dict[str, Any] | None:
