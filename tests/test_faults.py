@@ -323,6 +323,12 @@ def test_control_characters_in_names_are_escaped(tmp_path: Path) -> None:
     fixed = run("fix", "--manifest", tmp_path / "audit" / "manifest.csv", "--quarantine", tmp_path / "q\x07")
     assert fixed.exit_code == 0, fixed.output
     assert "\x1b" not in fixed.output and "\x07" not in fixed.output and "q\\x07" in fixed.output
+    cls = root / "\x1b[32mbirds\x07"  # a class folder's name reaches fix's per-class table
+    for i in range(2):
+        write_png(cls / f"b{i}.png", 200 + i)
+    assert run("audit", root, "--out", tmp_path / "audit2", "-j", "0", "-q").exit_code == 0
+    fixed = run("fix", "--manifest", tmp_path / "audit2" / "manifest.csv")
+    assert fixed.exit_code == 0 and "\x1b" not in fixed.output and "\\x1b[32mbirds\\x07 *" in fixed.output
     bad = run("audit", tmp_path / "no\x1b[2Jwhere", "--out", tmp_path / "audit")
     assert (bad.exit_code, bad.stderr) == (2, f"Error: dataset folder not found: {tmp_path}/no\\x1b[2Jwhere\n")
 
