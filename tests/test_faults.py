@@ -442,3 +442,12 @@ def test_full_disk_before_the_first_journal_line(tmp_path: Path, tiny_fs: Path, 
     assert run("fix", "--manifest", manifest, "--quarantine", qdir, "-q").exit_code == 0
     assert not (root / "cats" / "bad.png").exists() and not load_journal(qdir / "journal.jsonl").bad_lines
     assert run("fix", "--undo", qdir / "journal.jsonl").exit_code == 0 and (root / "cats" / "bad.png").exists()
+
+
+def test_python_api_releases_the_out_lock(tmp_path: Path) -> None:
+    """Two audits from one Python process to one --out, one after the other: the first one's lock is gone."""
+    import dataclean
+
+    root = small_dataset(tmp_path / "data")
+    for _ in range(2):
+        assert len(dataclean.audit(root, out=tmp_path / "audit", workers=0).result.table) == 6
