@@ -219,8 +219,9 @@ def parse_index(text: str, name: str) -> list[IndexEntry]:
             continue
         tokens = line.split()
         if len(tokens) != 2:
+            fields = f"{len(tokens)} field{'' if len(tokens) == 1 else 's'}"
             raise DatacleanError(f"index {name} line {no}: expected 'relative/path label', got {line.strip()[:80]!r} "
-                                 f"({len(tokens)} field{'' if len(tokens) == 1 else 's'}; a path with spaces needs a CSV index path,label)")
+                                 f"({fields}; a path with spaces needs a CSV index path,label)")
         where = f"index {name} line {no}"
         out.append(IndexEntry(_relative(tokens[0], where), tokens[1], default_split, f"{name} line {no}"))
     return out
