@@ -381,3 +381,10 @@ def _imbalance(decoded_labels: list[str]) -> float | None:
 def _median(column: list[Any], rows: list[int]) -> float | None:
     values = [column[i] for i in rows if column[i] is not None]
     return round(float(statistics.median(values)), 4) if values else None
+
+
+import sys as _sys  # noqa: E402
+
+from dataclean import make_callable as _make_callable  # noqa: E402
+
+_make_callable(_sys.modules[__name__])  # `dataclean.audit(...)` is the public API: see dataclean/__init__.py

@@ -133,3 +133,10 @@ def _describe(result: AuditResult, finding: Any) -> str:
     if finding.row is None:
         return printable(finding.detail)
     return printable(f"{result.table['path'][finding.row]}: {finding.detail}")  # details name paths too
+
+
+import sys as _sys  # noqa: E402
+
+from dataclean import make_callable as _make_callable  # noqa: E402
+
+_make_callable(_sys.modules[__name__])  # `dataclean.report(...)` is the public API: see dataclean/__init__.py

@@ -44,6 +44,8 @@ def _policy(policy_file: Path | None, drop: str | None, review: str | None, keep
 @click.option("--split", metavar="T/V/T", help="Train/val/test proportions [default: 80/10/10].")
 @click.option("--seed", type=int, help="Seed for the split [default: 42].")
 @click.option("--min-class-size", type=int, help="Smaller classes go wholly to train [default: 10].")
+@click.option("--decisions", "decisions", type=click.Path(dir_okay=False, path_type=Path),
+              help="decisions.csv from the HTML report's review (path,action[,label]); decisions win over the policy.")
 @click.option("--resplit", is_flag=True,
               help="Ignore the dataset's given train/val/test split (given_split) and split anew, group-aware.")
 @click.option("--quarantine", type=click.Path(file_okay=False, path_type=Path),
@@ -56,7 +58,8 @@ def _policy(policy_file: Path | None, drop: str | None, review: str | None, keep
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
 def fix(manifest: Path | None, out: Path | None, policy_file: Path | None, drop: str | None,
         review: str | None, keep: str | None, split: str | None, seed: int | None,
-        min_class_size: int | None, resplit: bool, quarantine: Path | None, undo_journal: Path | None,
+        min_class_size: int | None, resplit: bool, decisions: Path | None, quarantine: Path | None,
+        undo_journal: Path | None,
         dry_run: bool, fmt: str, quiet: bool) -> None:
     """Apply a policy to an audit manifest; write clean.csv with a leak-proof split.
 
@@ -99,6 +102,13 @@ def fix(manifest: Path | None, out: Path | None, policy_file: Path | None, drop:
     split and splits everything as above.
 
     \b
+    Review: --decisions decisions.csv (downloaded from `dataclean report`'s
+    page; rows path,action[,label], action keep, drop or relabel) wins over
+    the policy. A relabelled file is kept under its new label and split as
+    such. Reviewed rows have reason "reviewed" in clean.decisions.csv. An
+    unknown path or action is an error (exit code 2).
+
+    \b
     Writes clean.csv (kept rows + split), clean.policy.toml (the effective
     policy; reuse with --policy) and clean.decisions.csv (every row).
 
@@ -109,6 +119,7 @@ def fix(manifest: Path | None, out: Path | None, policy_file: Path | None, drop:
           --drop corrupt,exact_duplicate,near_duplicate,label_conflict \\
           --split 80/10/10 --seed 42
       dataclean fix --manifest audit/manifest.csv --dry-run
+      dataclean fix --manifest audit/manifest.csv --decisions decisions.csv
       dataclean fix --manifest audit/manifest.csv --quarantine quarantine/
       dataclean fix --undo quarantine/journal.jsonl
     """
@@ -125,7 +136,7 @@ def fix(manifest: Path | None, out: Path | None, policy_file: Path | None, drop:
         raise DatacleanError("give --manifest audit/manifest.csv (or --undo JOURNAL)")
 
     policy = _policy(policy_file, drop, review, keep, split, seed, min_class_size, resplit)
-    plan = plan_fix(manifest, policy, quarantine_dir=quarantine)
+    plan = plan_fix(manifest, policy, quarantine_dir=quarantine, decisions=decisions)
     target = out or manifest.parent / "clean.csv"
     summary = summarize(plan)
     summary["dry_run"] = dry_run

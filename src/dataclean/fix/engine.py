@@ -5,12 +5,14 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from dataclean.errors import DatacleanError
+from dataclean.fix.decisions import DecisionsLike, apply_decisions, as_decisions, decide_reviewed
 from dataclean.fix.policy import Policy, decide, policy_to_toml
 from dataclean.fix.quarantine import JOURNAL_NAME, Move, MoveReport, plan_moves, prepare_move, quarantine_files
 from dataclean.fix.split import assign_splits
@@ -56,12 +58,23 @@ def _tidy_ints(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def plan_fix(manifest: str | os.PathLike[str], policy: Policy | None = None,
-             quarantine_dir: str | os.PathLike[str] | None = None) -> FixPlan:
-    """Read and verify the manifest, decide every row, split the kept rows, plan the moves."""
+             quarantine_dir: str | os.PathLike[str] | None = None,
+             decisions: DecisionsLike | None = None) -> FixPlan:
+    """Read and verify the manifest, decide every row, split the kept rows, plan the moves.
+
+    ``decisions`` (a decisions.csv from the report's review, or a mapping path -> action) win over
+    the policy; relabels change ``label`` before the split (see dataclean.fix.decisions).
+    """
     policy = policy or Policy()
     where = Path(manifest)
     df = load_manifest(where)
-    decided = decide(df, policy)
+    if decisions is not None:
+        reviewed = as_decisions(decisions)
+        source = f"decisions file {decisions}" if not isinstance(decisions, Mapping) else "decisions"
+        df, forced = apply_decisions(df, reviewed, where, source)
+        decided = decide_reviewed(df, forced, policy)
+    else:
+        decided = decide(df, policy)
 
     moves: list[Move] = []
     refused: list[tuple[str, str]] = []
