@@ -20,7 +20,7 @@ def test_audit_fix_report_from_python(planted: tuple[Path, dict[str, list[str]]]
     assert isinstance(result.manifest, pd.DataFrame) and len(result.manifest) == len(again.manifest) == 136
     assert set(result.issues.columns) == {"path", "check", "severity", "score", "group", "detail"}
     assert result.summary["checks"]["resolution"]["files"] == 1 and again.summary["checks"]["resolution"]["files"] == 2
-    assert repr(result).startswith(f"<dataclean.Audit {root}: 136 files; corrupt 4, label_conflict 2, misplaced 1")
+    assert repr(result).startswith(f"<dataclean.Audit {root}: 136 files; corrupt 3, label_conflict 2, misplaced 1")
 
     clean = dataclean.fix(result)
     assert list(clean.columns)[-1] == "split" and set(clean["split"]) == {"train", "val", "test"}

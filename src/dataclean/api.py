@@ -157,8 +157,11 @@ def fix(
 
 
 def _fix(manifest: Path, policy: Policy, decisions: Any, out: Any, plan_fix: Any, write_outputs: Any) -> pd.DataFrame:
+    from dataclean.fix.engine import check_outputs
+
     plan = plan_fix(manifest, policy, decisions=decisions)
     if out is not None:
+        check_outputs(manifest, out)
         write_outputs(plan, out)
     return plan.clean
 

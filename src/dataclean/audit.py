@@ -78,7 +78,8 @@ def parse_params(settings: Iterable[str]) -> dict[str, dict[str, Any]]:
         try:
             typed = kind(value)
         except ValueError:
-            raise DatacleanError(f"--set {item!r}: {param} must be a {kind.__name__}, got {value!r}") from None
+            what = "an integer" if kind is int else "a number"
+            raise DatacleanError(f"--set {item!r}: {param} must be {what}, got {value!r}") from None
         if typed != typed or typed < 0:  # NaN or negative: no check parameter means that
             raise DatacleanError(f"--set {item!r}: {param} must be a non-negative number, got {value!r}")
         out.setdefault(name, {})[param] = typed
