@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import os
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import click
 
 from train.config import ARCHS, AUGMENT_LEVELS, CLASS_WEIGHT_MODES, TrainConfig
+
+if TYPE_CHECKING:
+    from train.predict import Prediction
 
 _ARCH_HELP = "\n".join(
     f"  {a.name:<17}default {a.default_size}px, min {a.min_size}px; preprocessing: {a.preprocessing}"
@@ -17,6 +21,8 @@ _ARCH_HELP = "\n".join(
 TRAIN_EPILOG = f"""\b
 Architectures (--arch):
 {_ARCH_HELP}
+  (simplecnn has no pretrained weights: it always trains from scratch, with a
+  cosine learning-rate decay over --epochs)
 
 \b
 --weights: 'imagenet' (downloaded once to ~/.keras/models; needs the internet on
@@ -30,6 +36,7 @@ scratch needs more data and epochs than transfer learning to reach the same accu
 \b
 Examples:
   dataclean train --manifest audit/clean.csv
+  dataclean train --manifest audit/clean.csv --arch simplecnn --epochs 20
   dataclean train --manifest audit/clean.csv --arch resnet50v2 --image-size 224 \\
       --batch-size 32 --epochs 10 --fine-tune-epochs 10 --unfreeze 30 --out runs/resnet
   dataclean train --manifest audit/clean.csv --arch resnet50 --weights none \\
@@ -37,17 +44,14 @@ Examples:
 """
 
 
-def _quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
 @click.command(epilog=TRAIN_EPILOG)
 @click.option("--manifest", required=True, type=click.Path(dir_okay=False),
               help="Clean manifest from `dataclean fix` (columns path, root, label, split).")
 @click.option("--arch", type=click.Choice(list(ARCHS), case_sensitive=False), default="inceptionv3",
-              show_default=True, help="Backbone (see the list below).")
-@click.option("--weights", default="imagenet", show_default=True,
-              help="imagenet | PATH to a *_notop.h5 file (transfer) | none (from scratch).")
+              show_default=True, help="Backbone (see the list below); simplecnn: small CNN from scratch, CPU-friendly.")
+@click.option("--weights", default=None,
+              help="imagenet | PATH to a *_notop.h5 file (transfer) | none (from scratch) "
+                   "[default: imagenet; none for simplecnn].")
 @click.option("--image-size", type=int, default=None, help="Square input size in pixels [default: the arch's].")
 @click.option("--batch-size", type=int, default=32, show_default=True)
 @click.option("--epochs", type=int, default=10, show_default=True,
@@ -58,7 +62,7 @@ def _quiet_tensorflow() -> None:
               help="How many of the backbone's last layers to fine-tune "
                    "(BatchNorm stays frozen; ignored from scratch).")
 @click.option("--learning-rate", type=float, default=1e-3, show_default=True,
-              help="Adam, phase 1 (from scratch: the only phase).")
+              help="Adam, phase 1 (from scratch: the only phase; simplecnn: the start of a cosine decay).")
 @click.option("--fine-tune-learning-rate", type=float, default=None,
               help="Adam, phase 2 [default: --learning-rate / 10; ignored from scratch].")
 @click.option("--dropout", type=float, default=0.2, show_default=True)
@@ -73,62 +77,131 @@ def _quiet_tensorflow() -> None:
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Run directory [default: runs/<arch>-<YYYYmmdd-HHMMSS>].")
 @click.option("--overwrite", is_flag=True, help="Reuse an --out that already holds a model.")
-def train(manifest: str, arch: str, weights: str, image_size: int | None, batch_size: int, epochs: int,
+@click.option("--keep-checkpoints", is_flag=True,
+              help="Also keep each phase's best weights in --out/checkpoints/ (model.keras has them anyway).")
+@click.option("--verbose", "-v", is_flag=True, help="Show TensorFlow's own start-up and runtime logs.")
+def train(manifest: str, arch: str, weights: str | None, image_size: int | None, batch_size: int, epochs: int,
           fine_tune_epochs: int, unfreeze: int, learning_rate: float, fine_tune_learning_rate: float | None,
           dropout: float, hidden_units: int, augment: str, class_weight: str, patience: int, cache: bool,
-          seed: int, out: str | None, overwrite: bool) -> None:
-    """Train a transfer-learning classifier on a clean manifest; evaluate it on the test split.
+          seed: int, out: str | None, overwrite: bool, keep_checkpoints: bool, verbose: bool) -> None:
+    """Train a classifier on a clean manifest; evaluate it on the test split.
 
-    Two phases: the new head (pooling, dropout, softmax) on a frozen backbone, then the last
-    --unfreeze layers fine-tuned at a lower learning rate. With --weights none there is nothing to
-    transfer: the whole network trains from scratch in one phase of --epochs. Early stopping
-    watches val_loss.
+    Transfer learning (the default): the new head (pooling, dropout, softmax) on a frozen backbone,
+    then the last --unfreeze layers fine-tuned at a lower learning rate. With --weights none there is
+    nothing to transfer: the whole network trains from scratch in one phase of --epochs. Early
+    stopping watches val_loss; the best epoch's weights are the ones saved.
+
+    No pretrained weights at hand (offline, or a CPU only)? --arch simplecnn: a small CNN that trains
+    from scratch in minutes on a CPU at 128 px.
+
+    The manifest is checked before TensorFlow loads; nothing is written to --out until the run is done.
     Writes model.keras, labels.json, config.json, history.csv, metrics.json, errors.csv and PNG plots
     to --out.
     """
+    from train.config import check_run_dir, check_weights_reachable
+    from train.data import load_splits
+
     out = out or os.path.join("runs", f"{arch.lower()}-{datetime.now():%Y%m%d-%H%M%S}")
     cfg = TrainConfig(manifest=manifest, out=out, arch=arch, weights=weights, image_size=image_size,
                       batch_size=batch_size, epochs=epochs, fine_tune_epochs=fine_tune_epochs, unfreeze=unfreeze,
                       learning_rate=learning_rate, fine_tune_learning_rate=fine_tune_learning_rate,
                       dropout=dropout, hidden_units=hidden_units, augment=augment, class_weight=class_weight,
-                      patience=patience, cache=cache, seed=seed)
-    _quiet_tensorflow()
+                      patience=patience, cache=cache, seed=seed, keep_checkpoints=keep_checkpoints)
+    splits = load_splits(cfg.manifest)  # every check that needs no TensorFlow, before its import
+    check_run_dir(cfg.out, overwrite)
+    check_weights_reachable(cfg)
     from rich.console import Console
 
-    from train.evaluate import metrics_table
-    from train.run import run_training
+    console = Console(stderr=True)
+    with console.status("loading TensorFlow"):
+        from train.tfenv import import_tensorflow
 
-    result = run_training(cfg, overwrite=overwrite)
-    console = Console()
-    console.print(metrics_table(result.evaluation.metrics))
+        import_tensorflow(verbose)
+        from train.evaluate import metrics_table
+        from train.run import run_training
+
+    result = run_training(cfg, overwrite=overwrite, console=console, splits=splits)
+    out_console = Console()
+    out_console.print(metrics_table(result.evaluation.metrics))
     for pair in result.evaluation.metrics["most_confused"][:3]:
-        console.print(f"most confused: {pair['true']} -> {pair['predicted']} ({pair['count']})", highlight=False,
-                      markup=False)
-    console.print(f"run written to {result.run_dir}", highlight=False, markup=False)
+        out_console.print(f"most confused: {pair['true']} -> {pair['predicted']} ({pair['count']})", highlight=False,
+                          markup=False)
+    out_console.print(f"run written to {result.run_dir}", highlight=False, markup=False)
 
 
 @click.command()
-@click.option("--model", "model_path", required=True, type=click.Path(dir_okay=False),
-              help="model.keras from a run directory (labels.json must be beside it).")
+@click.option("--model", "model_path", required=True, type=click.Path(),
+              help="A run directory, or the model.keras in one (labels.json must be beside it).")
 @click.option("--top-k", type=click.IntRange(min=1), default=3, show_default=True)
-@click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False))
-def predict(model_path: str, top_k: int, images: tuple[str, ...]) -> None:
-    """Print the TOP_K most likely classes, with probabilities, for each IMAGE.
+@click.option("--format", "fmt", type=click.Choice(["text", "csv", "json"]), default="text", show_default=True,
+              help="text: one line per image; csv: path,rank,label,probability,error rows; json: a list of objects.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
+              help="Images per model call.")
+@click.option("--max-pixels", type=click.IntRange(min=1), default=None,
+              help="Refuse images with more pixels (decompression bombs) [default: 89,478,485].")
+@click.option("--verbose", "-v", is_flag=True, help="Show TensorFlow's own start-up logs.")
+@click.argument("images", nargs=-1, required=True, type=click.Path())
+def predict(model_path: str, top_k: int, fmt: str, batch_size: int, max_pixels: int | None, verbose: bool,
+            images: tuple[str, ...]) -> None:
+    """Print the TOP_K most likely classes, with probabilities, for each image in IMAGES.
+
+    IMAGES are files, or folders searched recursively for image files. Every format Pillow reads is
+    accepted (decoded as in training). A file that cannot be read gets a one-line reason on stderr
+    (and in the csv/json output) and the others go on.
 
     \b
-    Example:
-      dataclean predict --model runs/resnet/model.keras photo1.jpg photo2.png --top-k 5
-    """
-    _quiet_tensorflow()
-    from train.predict import load_model, predict_images, read_labels
+    Exit codes: 0 every image predicted, 1 some could not be read, 2 bad model or options.
 
-    classes = read_labels(model_path)
-    missing = [i for i in images if not os.path.isfile(i)]
-    if missing:
+    \b
+    Examples:
+      dataclean predict --model runs/resnet photo1.jpg photo2.png --top-k 5
+      dataclean predict --model runs/resnet/model.keras photos/ --format csv > predictions.csv
+    """
+    from train.decode import DEFAULT_MAX_PIXELS
+    from train.predict import model_file, read_labels
+
+    read_labels(model_path)  # before TensorFlow loads: a wrong --model fails at once
+    if not model_file(model_path).is_file():
         from dataclean.errors import DatacleanError
 
-        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-        raise DatacleanError(f"image not found: {missing[0]}{more}")
-    model = load_model(model_path)
-    for image, ranked in zip(images, predict_images(model, classes, images, top_k)):
-        click.echo(f"{image}: " + ", ".join(f"{c} {p:.3f}" for c, p in ranked))
+        raise DatacleanError(f"model not found: {model_file(model_path)}")
+    from train.tfenv import import_tensorflow
+
+    import_tensorflow(verbose)
+    from train.predict import Predictor, iter_images, predict_paths
+
+    predictor = Predictor(model_path)
+    failed = 0
+    records = []
+    if fmt == "csv":
+        click.echo("path,rank,label,probability,error")
+    for result in predict_paths(predictor, iter_images(images), top_k, batch_size, max_pixels or DEFAULT_MAX_PIXELS):
+        if result.error:
+            failed += 1
+            click.echo(f"skipped {result.path}: {result.error}", err=True)
+        if fmt == "text" and not result.error:
+            click.echo(f"{result.path}: " + ", ".join(f"{c} {p:.3f}" for c, p in result.ranked))
+        elif fmt == "csv":
+            _csv_rows(result)
+        elif fmt == "json":
+            records.append({"path": result.path, "error": result.error} if result.error else
+                           {"path": result.path, "predictions": [{"label": c, "probability": p} for c, p in result.ranked]})
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(records, indent=2))
+    if failed:
+        raise SystemExit(1)
+
+
+def _csv_rows(result: Prediction) -> None:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    if result.error:
+        writer.writerow([result.path, "", "", "", result.error])
+    for rank, (label, prob) in enumerate(result.ranked, 1):
+        writer.writerow([result.path, rank, label, f"{prob:.6f}", ""])
+    click.echo(buf.getvalue(), nl=False)

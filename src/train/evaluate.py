@@ -76,9 +76,9 @@ def evaluate_predictions(y_true: np.ndarray, probs: np.ndarray, classes: Sequenc
     }
     wrong = np.flatnonzero(y_pred != y_true)
     errors = pd.DataFrame({
-        "path": [paths[i] for i in wrong],
-        "true": [classes[y_true[i]] for i in wrong],
-        "predicted": [classes[y_pred[i]] for i in wrong],
+        "path": [paths[int(i)] for i in wrong],
+        "true": [classes[int(y_true[i])] for i in wrong],
+        "predicted": [classes[int(y_pred[i])] for i in wrong],
         "confidence": [float(probs[i, y_pred[i]]) for i in wrong],
         "p_true": [float(probs[i, y_true[i]]) for i in wrong],
     }, columns=["path", "true", "predicted", "confidence", "p_true"])

@@ -51,7 +51,7 @@ def plot_confusion(matrix: Sequence[Sequence[int]], classes: Sequence[str]) -> F
         for i in range(n):
             for j in range(n):
                 if cm[i, j]:
-                    ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=8,
+                    ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=8,
                             color="white" if norm[i, j] > 0.5 else "black")
     ax.set_title("confusion matrix (test)")
     fig.tight_layout()
