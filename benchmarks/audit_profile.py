@@ -96,7 +96,7 @@ def tail(root: Path, out: Path) -> dict[str, float]:
     table = A._table(job.found, records, None)
     ctx = AuditContext(table=table, thumbs=I.thumbs_array(records), labels_file=None, params={})
     lap("table")
-    ctx.clusters
+    _ = ctx.clusters
     lap("duplicate clusters (near-dup search)")
     findings = {}
     for spec in ordered_checks():

@@ -5,8 +5,8 @@ The floor: every byte read once (MD5) and every image decoded once, at the small
 the audit run as fresh processes (interpreter start and imports count for both), alternately, after
 one untimed run of each, and the medians are compared. Both run as an installed tool runs for a
 user: with Python's bytecode cache (PYTHONDONTWRITEBYTECODE is removed from their environment,
-otherwise every dataclean module would be recompiled on every run). The audit runs in full: every check, manifest/issues/summary written, the
-rich report rendered (to a file, so the terminal does not set the pace).
+otherwise every dataclean module would be recompiled on every run). The audit runs in full: every
+check, manifest/issues/summary written, the rich report rendered (to a file, so the terminal does not set the pace).
 
     python benchmarks/audit_speed.py [FOLDER] [--repeat 5] [--workers N] [--others]
 

@@ -112,7 +112,8 @@ def negatives_table(pairs: pd.DataFrame, n_orig: int) -> pd.DataFrame:
 def recall_table(pairs: pd.DataFrame, n_orig: int, sample: np.ndarray, min_sim: float) -> pd.DataFrame:
     """Per transform: share of copies paired with their original at each radius (verified)."""
     names = list(TRANSFORMS)
-    found = {(int(i), int(j)): (int(d), float(s)) for i, j, d, s in pairs[["i", "j", "distance", "similarity"]].itertuples(index=False)}
+    columns = pairs[["i", "j", "distance", "similarity"]].itertuples(index=False)
+    found = {(int(i), int(j)): (int(d), float(s)) for i, j, d, s in columns}
     rows = []
     for t, name in enumerate(names):
         dist, sim = [], []

@@ -68,7 +68,9 @@ def test_summary_counts(planted_audit: AuditResult) -> None:
     assert s["errors"] == {"not_an_image": 3, "truncated": 1, "empty_file": 1, "tf_unsupported": 1}
 
 
-def test_pool_gives_the_same_manifest_as_in_process(planted: tuple[Path, dict[str, list[str]]], planted_audit: AuditResult) -> None:
+def test_pool_gives_the_same_manifest_as_in_process(
+    planted: tuple[Path, dict[str, list[str]]], planted_audit: AuditResult
+) -> None:
     root, _ = planted
     pooled = run_audit(root, workers=2, labels_path=root / "labels.csv")
     pd.testing.assert_frame_equal(pooled.manifest, planted_audit.manifest)
@@ -100,7 +102,7 @@ def test_components_match_a_reference_union_find() -> None:
         src, dst = rng.integers(0, n, e), rng.integers(0, n, e)
         parent = list(range(n))
 
-        def find(x: int) -> int:
+        def find(x: int, parent: list[int] = parent) -> int:
             while parent[x] != x:
                 x = parent[x]
             return x

@@ -148,7 +148,8 @@ def test_quarantine_and_undo_round_trip(cli: click.Group, manifest: Path, tmp_pa
     assert first.exit_code == 0, first.output
     assert first.output.splitlines()[-1] == (
         f"moved 6 file(s) to {qdir} (undo: dataclean fix --undo {qdir / 'journal.jsonl'})")
-    assert sorted(p.relative_to(qdir).as_posix() for p in qdir.rglob("*.*") if p.name != "journal.jsonl") \
+    assert sorted(p.relative_to(qdir).as_posix() for p in qdir.rglob("*.*")
+                  if p.name not in ("journal.jsonl", ".dataclean-folder.json")) \
         == DROPPED
     assert all(md5_of(qdir / rel) == originals[rel] for rel in DROPPED)
     assert not any((root / rel).exists() for rel in DROPPED)

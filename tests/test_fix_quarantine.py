@@ -33,9 +33,12 @@ def test_round_trip(dataset: tuple[Path, dict[str, str]], tmp_path: Path) -> Non
     report = quarantine_files(planned(root, qdir), journal)
     assert len(report.moved) == 3 and not any((root / rel).exists() for rel in FILES)
     assert {rel: md5_of(qdir / rel) for rel in FILES} == md5s
-    entries = [json.loads(line) for line in journal.read_text().splitlines()]
-    assert [(e["src"], e["dst"], e["md5"]) for e in entries] == [
-        (str((root / rel).resolve()), str((qdir / rel).resolve()), md5s[rel]) for rel in FILES]
+    header, *entries = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert (header["kind"], header["root"], header["quarantine"]) == (
+        "dataclean-quarantine-journal", str(root.resolve()), str(qdir.resolve()))
+    assert [(e["src"], e["dst"], e["md5"], e["link"]) for e in entries] == [
+        (str((root / rel).resolve()), str((qdir / rel).resolve()), md5s[rel], "") for rel in FILES]
+    assert [(m.src, m.md5) for m in read_journal(journal)] == [(e["src"], e["md5"]) for e in entries]
     back = undo(journal)
     assert (len(back.moved), len(back.skipped)) == (3, 0)
     assert {rel: md5_of(root / rel) for rel in FILES} == md5s
@@ -54,7 +57,7 @@ def test_crash_between_journal_and_move(dataset: tuple[Path, dict[str, str]], tm
     for k, move in enumerate(moves):
         journal_append(journal, move)
         if k < moved_before_crash:
-            execute_move(move)
+            execute_move(move, str(tmp_path / "q"))
     report = undo(journal)
     assert (len(report.moved), len(report.skipped)) == (moved_before_crash, 3 - moved_before_crash)
     assert {rel: md5_of(root / rel) for rel in FILES} == md5s
@@ -72,11 +75,22 @@ def test_crash_after_move_with_torn_journal_tail(dataset: tuple[Path, dict[str, 
     assert {rel: md5_of(root / rel) for rel in FILES} == md5s
 
 
-def test_torn_line_in_the_middle_is_an_error(tmp_path: Path) -> None:
-    journal = tmp_path / "journal.jsonl"
-    journal.write_text('{"src": "a"\n{"src": "a", "dst": "b", "md5": "m", "bytes": 1}\n')
-    with pytest.raises(DatacleanError, match=f"^journal {journal} line 1 is not a dataclean move record$"):
+def test_damaged_line_in_the_middle_does_not_strand_the_others(dataset: tuple[Path, dict[str, str]],
+                                                                  tmp_path: Path) -> None:
+    """Every intact record is restored; the damaged one is named in the error."""
+    root, md5s = dataset
+    qdir = tmp_path / "q"
+    journal = qdir / "journal.jsonl"
+    quarantine_files(planned(root, qdir), journal)
+    lines = journal.read_text().splitlines(keepends=True)
+    lines[2] = lines[2].replace('"bytes": ', '"bytes": 1')  # the checksum no longer matches: not a whole record
+    journal.write_text("".join(lines))
+    with pytest.raises(DatacleanError) as info:
         undo(journal)
+    assert str(info.value) == (f"undo restored 2 file(s) but not all: journal {journal} line 3 is not a whole "
+                               f"dataclean move record (skipped)")
+    assert md5_of(root / "cats/a.png") == md5s["cats/a.png"] and md5_of(root / "dogs/c.png") == md5s["dogs/c.png"]
+    assert not (root / "cats/sub/b.png").exists() and md5_of(qdir / "cats/sub/b.png") == md5s["cats/sub/b.png"]
 
 
 def test_never_overwrites_destination(dataset: tuple[Path, dict[str, str]], tmp_path: Path) -> None:

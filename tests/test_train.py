@@ -17,6 +17,8 @@ from train.data import class_weights, load_splits
 from train.evaluate import evaluate_predictions
 from train_helpers import make_manifest
 
+pytestmark = pytest.mark.slow  # TensorFlow: imports it, builds and fits models
+
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 

@@ -14,6 +14,8 @@ from train.cli import predict, train
 from train.config import ARCHS
 from train_helpers import make_manifest
 
+pytestmark = pytest.mark.slow  # TensorFlow: imports it, builds and fits models
+
 
 @pytest.fixture(scope="module")
 def cli():

@@ -25,7 +25,8 @@ from dataclean.fix.policy import decide_columns
 from dataclean.inspect import DEFAULT_MAX_PIXELS, Record, record_fields, thumbs_array
 from dataclean.io import write_json
 from dataclean.launch import StartedAudit, start_audit
-from dataclean.manifest import ISSUE_COLUMNS, MANIFEST_COLUMNS
+from dataclean.manifest import ISSUE_COLUMNS, MANIFEST_COLUMNS, manifest_digest
+from dataclean.safety import write_marker
 from dataclean.scan import ScanResult
 from dataclean.table import Table
 
@@ -156,10 +157,13 @@ def finish_audit(
 
 def write_outputs(result: AuditResult, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
     out = Path(out_dir)
+    write_marker(out, "audit")  # the scan skips this folder should it lie inside a dataset
     paths = {"manifest": out / "manifest.csv", "issues": out / "issues.csv", "summary": out / "summary.json"}
     try:
         result.table.write_csv(paths["manifest"])
         result.issue_table.write_csv(paths["issues"])
+        # what fix checks before trusting the manifest: a truncated or edited one is refused
+        result.summary["manifest"] = {"rows": len(result.table), "sha256": manifest_digest(paths["manifest"])}
         write_json(result.summary, paths["summary"])
     except OSError as exc:
         raise DatacleanError(f"cannot write outputs to {out}: {exc.strerror or exc}") from exc
@@ -179,7 +183,7 @@ def _run_checks(ctx: AuditContext, found: ScanResult) -> tuple[dict[str, list[Fi
     findings: dict[str, list[Finding]] = {}
     skipped: dict[str, str] = {}
     try:  # duplicate clusters use near_duplicate's parameters and serve several checks: build them first
-        ctx.clusters
+        _ = ctx.clusters
     except ValueError as exc:
         raise DatacleanError(f"check near_duplicate: {exc} (parameters: {ctx.params.get('near_duplicate')})") from None
     for spec in ordered_checks():
@@ -275,6 +279,7 @@ def _summary(
             "contrast_median": _median(manifest["contrast"], ok),
         },
         "unreadable_dirs": found.unreadable_dirs,
+        "symlinked_dirs": found.symlinked_dirs,
         "parameters": {"workers": workers, "max_pixels": max_pixels, "labels": str(labels_path) if labels_path else None},
         "timing": timing,
     }

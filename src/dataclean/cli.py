@@ -12,6 +12,7 @@ import click
 
 from dataclean import __version__
 from dataclean.errors import DatacleanError
+from dataclean.text import printable
 
 #: Commands defined outside this module, imported only when used (keeps `audit --help` fast and
 #: TensorFlow out of everything but `train` / `predict`).
@@ -20,6 +21,12 @@ LAZY_COMMANDS = {
     "train": "train.cli:train",
     "predict": "train.cli:predict",
 }
+
+
+class _Failure(click.ClickException):
+    """A DatacleanError (or OSError) as click prints it: ``Error: <one line>`` and exit code 2."""
+
+    exit_code = DatacleanError.exit_code
 
 
 class DatacleanGroup(click.Group):
@@ -44,14 +51,10 @@ class DatacleanGroup(click.Group):
         try:
             return super().invoke(ctx)
         except DatacleanError as exc:
-            err = click.ClickException(str(exc))
-            err.exit_code = exc.exit_code
-            raise err from None
+            raise _Failure(printable(str(exc))) from None
         except OSError as exc:  # a file or folder we could not read or write: name it, no traceback
             where = f": {exc.filename}" if exc.filename else ""
-            err = click.ClickException(f"{exc.strerror or exc}{where}")
-            err.exit_code = DatacleanError.exit_code
-            raise err from None
+            raise _Failure(printable(f"{exc.strerror or exc}{where}")) from None
 
 
 @click.group(cls=DatacleanGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -14,6 +14,7 @@ one file; the worker pool does both per chunk.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import io
 import os
@@ -90,7 +91,7 @@ class Record:
     phash_mirror: str = ""
     error: str = ""
     error_detail: str = ""
-    thumb: bytes = field(default=b"", repr=False)
+    thumb: builtins.bytes = field(default=b"", repr=False)  # `bytes` is a field name in this class
 
 
 @dataclass

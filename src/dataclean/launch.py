@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from dataclean.inspect import DEFAULT_MAX_PIXELS
 from dataclean.pool import Inspection
+from dataclean.safety import check_folder_for_outputs
 from dataclean.scan import ScanResult, scan
 
 
@@ -39,6 +40,8 @@ def start_audit(
     started = time.perf_counter()
     n_workers = (os.cpu_count() or 1) if workers is None else workers
     found = scan(root, exclude=[p for p in (labels_path, out_dir) if p])
+    if out_dir:
+        check_folder_for_outputs(out_dir, found.root, "--out")
     root = str(found.root)
     paths = [os.path.join(root, p) for p in found.paths]
     return StartedAudit(found, Inspection(paths, n_workers, max_pixels=max_pixels), n_workers, max_pixels, started)

@@ -85,3 +85,14 @@ def absolute_paths(df: pd.DataFrame) -> pd.Series:
     import pandas as pd
 
     return pd.Series([str(Path(r) / p) for r, p in zip(df["root"], df["path"])], index=df.index)
+
+
+def manifest_digest(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a manifest file's bytes: recorded in summary.json by the audit, checked by ``fix``."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()

@@ -12,6 +12,7 @@ from rich.text import Text
 
 from dataclean.audit import AuditResult
 from dataclean.checks import ordered_checks
+from dataclean.text import printable
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -29,13 +30,16 @@ def audit_report(result: AuditResult, examples: int = 3) -> Group:
 def header(summary: dict[str, Any]) -> Text:
     text = Text()
     text.append("dataclean audit ", style="bold")
-    text.append(summary["root"], style="bold blue")
+    text.append(printable(summary["root"]), style="bold blue")
     n_classes = len(summary["classes"])
     layout = "flat folder, no classes: label checks skipped" if summary["flat"] else f"{n_classes} classes"
     text.append(f"\n{summary['files']} files, {summary['decoded']} decoded, {layout}, "
                 f"{summary['groups']} duplicate groups, {summary['timing']['total_s']:.1f} s")
     for folder in summary["unreadable_dirs"]:
-        text.append(f"\nunreadable folder skipped: {folder}", style="red")
+        text.append(f"\nunreadable folder skipped: {printable(folder)}", style="red")
+    for folder, target in summary.get("symlinked_dirs", {}).items():
+        text.append(f"\nsymlinked folder not followed: {printable(folder)} -> {printable(target)} "
+                    f"(audit the folder it points to on its own)", style="yellow")
     return text
 
 
@@ -67,7 +71,7 @@ def classes_table(summary: dict[str, Any]) -> Table:
     table.add_column("share", justify="right")
     table.add_column("files with issues", justify="right")
     for name, c in summary["classes"].items():
-        table.add_row(Text(name), str(c["files"]), f"{c['share']:.1%}", str(c["files_with_issues"]))
+        table.add_row(Text(printable(name)), str(c["files"]), f"{c['share']:.1%}", str(c["files_with_issues"]))
     return table
 
 
@@ -91,8 +95,3 @@ def _describe(result: AuditResult, finding: Any) -> str:
     if finding.row is None:
         return printable(finding.detail)
     return printable(f"{result.table['path'][finding.row]}: {finding.detail}")  # details name paths too
-
-
-def printable(path: str) -> str:
-    """A path safe to print: bytes that are not UTF-8 shown as U+FFFD instead of crashing the terminal."""
-    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dataclean.errors import DatacleanError
-
-#: A folder holding this file is a `dataclean fix --quarantine` folder (its journal), not data.
-QUARANTINE_JOURNAL = "journal.jsonl"
+from dataclean.safety import is_marked
 
 
 @dataclass(frozen=True)
@@ -18,6 +16,7 @@ class ScanResult:
     paths: list[str]  # relative, POSIX separators, sorted
     labels: list[str]  # first folder under root; "" for files at the root
     unreadable_dirs: list[str]  # relative folders that could not be listed
+    symlinked_dirs: dict[str, str] = field(default_factory=dict)  # relative folder -> link target; not followed
 
     @property
     def flat(self) -> bool:
@@ -30,7 +29,10 @@ def scan(root: str | os.PathLike[str], exclude: list[str | os.PathLike[str]] | N
 
     Hidden folders (``.git``, ``.ipynb_checkpoints``) are skipped; hidden files are kept so that the
     naming check can report them. Files and folders in ``exclude`` (the --labels CSV, the audit's own
-    --out folder) and quarantine folders (they hold a journal.jsonl) are not part of the dataset. Raises DatacleanError for a missing, unreadable or empty root.
+    --out folder) and folders dataclean marked as its own (audit outputs, quarantines: see
+    dataclean.safety) are not part of the dataset; nothing else is skipped for its name. Symlinked
+    folders are not followed (they could lead outside the dataset, or loop): they are listed in
+    ``symlinked_dirs``. Raises DatacleanError for a missing, unreadable or empty root.
     """
     base = Path(root).expanduser()
     if not base.exists():
@@ -49,15 +51,29 @@ def scan(root: str | os.PathLike[str], exclude: list[str | os.PathLike[str]] | N
     root_dir = str(base)
     cut = len(root_dir) if root_dir.endswith(os.sep) else len(root_dir) + 1  # "/" as the root
     found: list[str] = []
+    symlinked: dict[str, str] = {}
     for dirpath, dirnames, filenames in os.walk(root_dir, onerror=onerror):  # str paths: no pathlib per file
-        if dirpath != root_dir and (dirpath in skip or QUARANTINE_JOURNAL in filenames):
+        if dirpath != root_dir and (dirpath in skip or is_marked(dirpath, filenames)):
             dirnames[:] = []
             continue
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for d in [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
+            dirnames.remove(d)
+            link = os.path.join(dirpath, d)
+            symlinked[link[cut:].replace(os.sep, "/")] = _readlink(link)
         prefix = "" if dirpath == root_dir else dirpath[cut:].replace(os.sep, "/") + "/"
         found.extend(prefix + f for f in filenames if not skip or os.path.join(dirpath, f) not in skip)
     if not found:
-        raise DatacleanError(f"no files found under {root}: expected {root}/<class>/<image> or a folder of images")
+        links = f" (symlinked folders are not followed: {', '.join(sorted(symlinked))})" if symlinked else ""
+        raise DatacleanError(f"no files found under {root}: expected {root}/<class>/<image> or a folder of images{links}")
     found.sort()
     labels = [p.split("/", 1)[0] if "/" in p else "" for p in found]
-    return ScanResult(root=base, paths=found, labels=labels, unreadable_dirs=sorted(unreadable))
+    return ScanResult(root=base, paths=found, labels=labels, unreadable_dirs=sorted(unreadable),
+                      symlinked_dirs=dict(sorted(symlinked.items())))
+
+
+def _readlink(path: str) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return "?"

@@ -12,6 +12,7 @@ import io
 import math
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageOps
@@ -34,13 +35,14 @@ def photo(rng: np.random.Generator, shape: str, size: tuple[int, int] = (128, 12
         bg += rng.uniform(-45, 45) * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * r * r))[..., None]
     img = Image.fromarray(np.clip(bg, 0, 255).astype(np.uint8), "RGB")
     draw = ImageDraw.Draw(img)
-    fill = tuple(int(v) for v in rng.integers(0, 256, 3))
+    red, green, blue = (int(v) for v in rng.integers(0, 256, 3))
+    fill = (red, green, blue)
     r = rng.uniform(0.18, 0.32) * min(w, h)
     cx, cy = rng.uniform(r, w - r), rng.uniform(r, h - r)
     if shape == "circles":
         draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=fill)
     elif shape == "squares":
-        draw.rectangle([cx - r, cy - r, cx + r, cy + r], fill=fill)
+        draw.rectangle((cx - r, cy - r, cx + r, cy + r), fill=fill)
     elif shape == "triangles":
         draw.polygon([(cx, cy - r), (cx - r, cy + r), (cx + r, cy + r)], fill=fill)
     else:
@@ -78,7 +80,7 @@ def _plant(root: Path, rng: np.random.Generator, size: tuple[int, int]) -> dict[
     planted: dict[str, list[str]] = {}
 
     def put(rel: str, checks: list[str], data: bytes | None = None, img: Image.Image | None = None,
-            fmt: str = "JPEG", **save: object) -> None:
+            fmt: str = "JPEG", **save: Any) -> None:
         dest = root / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
         if img is not None:
@@ -112,7 +114,8 @@ def _plant(root: Path, rng: np.random.Generator, size: tuple[int, int]) -> dict[
     put("squares/scan.tif", ["corrupt"], img=photo(rng, "squares", size), fmt="TIFF")
 
     put("circles/dark.jpg", ["dark", "low_contrast"], img=ImageEnhance.Brightness(photo(rng, "circles", size)).enhance(0.15))
-    put("squares/bright.jpg", ["bright", "low_contrast"], img=Image.blend(photo(rng, "squares", size), Image.new("RGB", size, "white"), 0.9))
+    washed = Image.blend(photo(rng, "squares", size), Image.new("RGB", size, "white"), 0.9)
+    put("squares/bright.jpg", ["bright", "low_contrast"], img=washed)
     put("triangles/flat.jpg", ["low_contrast"], img=ImageEnhance.Contrast(photo(rng, "triangles", size)).enhance(0.08))
     put("circles/tiny.jpg", ["resolution"], img=photo(rng, "circles", (20, 20)))
     put("squares/strip.jpg", ["resolution"], img=photo(rng, "squares", (size[0] * 4, size[1] // 4)))

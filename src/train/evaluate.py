@@ -74,9 +74,9 @@ def evaluate_predictions(y_true: np.ndarray, probs: np.ndarray, classes: Sequenc
         "classes": list(classes),
         "most_confused": most_confused(y_true, y_pred, classes, paths),
     }
-    wrong = np.flatnonzero(y_pred != y_true)
+    wrong = np.flatnonzero(y_pred != y_true).tolist()
     errors = pd.DataFrame({
-        "path": [paths[int(i)] for i in wrong],
+        "path": [paths[i] for i in wrong],
         "true": [classes[int(y_true[i])] for i in wrong],
         "predicted": [classes[int(y_pred[i])] for i in wrong],
         "confidence": [float(probs[i, y_pred[i]]) for i in wrong],

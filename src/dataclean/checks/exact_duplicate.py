@@ -4,7 +4,8 @@ from dataclean.checks.base import AuditContext, Finding, check
 from dataclean.duplicates import members
 
 
-@check("exact_duplicate", "warning", "files with identical bytes (same MD5); every member of a group is flagged", fix_action="drop")
+@check("exact_duplicate", "warning", "files with identical bytes (same MD5); every member of a group is flagged",
+       fix_action="drop")
 def exact_duplicate(ctx: AuditContext) -> list[Finding]:
     paths = ctx.table["path"]
     out = []

@@ -3,7 +3,8 @@ from __future__ import annotations
 from dataclean.checks.base import AuditContext, Finding, check
 
 
-@check("misplaced", "error", "the folder label differs from the label in the --labels file", needs_labels=True, fix_action="review")
+@check("misplaced", "error", "the folder label differs from the label in the --labels file", needs_labels=True,
+       fix_action="review")
 def misplaced(ctx: AuditContext) -> list[Finding]:
     if ctx.labels_file is None:
         return []

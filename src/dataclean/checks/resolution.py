@@ -40,6 +40,7 @@ def resolution(
         elif aspect[r] > max_aspect:
             out.append(Finding(r, float(aspect[r]), f"aspect ratio {aspect[r]:.1f}: {size}"))
         else:
+            assert lo is not None and hi is not None  # only the area fence flags a row here
             factor = float(np.exp(log_area[r] - (lo + hi) / 2))
             word = "larger" if factor > 1 else "smaller"
             ratio = factor if factor > 1 else 1 / factor

@@ -14,6 +14,7 @@ from dataclean.fix.engine import apply_quarantine, outputs_for, plan_fix, write_
 from dataclean.fix.policy import Policy, load_policy, parse_checks, parse_split
 from dataclean.fix.quarantine import undo
 from dataclean.fix.summary import render_summary, summarize
+from dataclean.text import printable
 
 
 def _policy(policy_file: Path | None, drop: str | None, review: str | None, keep: str | None,
@@ -121,7 +122,8 @@ def fix(manifest: Path | None, out: Path | None, policy_file: Path | None, drop:
         if quarantine is not None:
             report = apply_quarantine(plan, quarantine)
             summary["quarantine"].update(moved=len(report.moved), already=len(report.skipped),
-                                         journal=str(quarantine / "journal.jsonl"))
+                                         journal=str(quarantine / "journal.jsonl"),
+                                         left_in_place=[{"path": p, "reason": why} for p, why in report.refused])
     if fmt == "json":
         click.echo(json.dumps(summary, indent=2, sort_keys=True))
         return
@@ -133,8 +135,19 @@ def fix(manifest: Path | None, out: Path | None, policy_file: Path | None, drop:
                    + (f" and move {len(plan.moves)} file(s) to {quarantine}" if quarantine else "")
                    + "; nothing written")
     else:
-        click.echo(f"wrote {target}")
+        click.echo(printable(f"wrote {target}"))
         if quarantine is not None:
             q = summary["quarantine"]
-            click.echo(f"moved {q['moved']} file(s) to {quarantine} "
-                       f"(undo: dataclean fix --undo {q['journal']})")
+            click.echo(printable(f"moved {q['moved']} file(s) to {quarantine} "
+                                 f"(undo: dataclean fix --undo {q['journal']})"))
+    if quarantine is not None and plan.refused:
+        _warn_refused(plan.refused)
+
+
+def _warn_refused(refused: list[tuple[str, str]], shown: int = 5) -> None:
+    """Name the dropped files that were left in place, and why, on stderr."""
+    click.echo(f"left {len(refused)} dropped file(s) in place (they cannot be moved safely):", err=True)
+    for path, why in refused[:shown]:
+        click.echo(printable(f"  {path}: {why}"), err=True)
+    if len(refused) > shown:
+        click.echo(f"  ... and {len(refused) - shown} more (see --format json)", err=True)

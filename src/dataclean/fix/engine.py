@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from dataclean.errors import DatacleanError
 from dataclean.fix.policy import Policy, decide, policy_to_toml
-from dataclean.fix.quarantine import JOURNAL_NAME, Move, MoveReport, plan_moves, quarantine_files
+from dataclean.fix.quarantine import JOURNAL_NAME, Move, MoveReport, plan_moves, prepare_move, quarantine_files
 from dataclean.fix.split import assign_splits
 from dataclean.fix.validate import check_files, load_manifest
 from dataclean.io import atomic_write, write_csv
+from dataclean.safety import check_folder_for_outputs, confined
 
 _INT_COLUMNS = ("bytes", "width", "height")
 
@@ -25,7 +29,8 @@ class FixPlan:
     policy: Policy
     decisions: pd.DataFrame  # every manifest row; action, reason, split ("" unless kept)
     checks: pd.Series  # the check that decided each row's action ("" for plain keeps)
-    moves: list[Move] = field(default_factory=list)
+    moves: list[Move] = field(default_factory=list)  # verified against the manifest (MD5 included)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (file, why): dropped but left in place
 
     @property
     def clean(self) -> pd.DataFrame:
@@ -59,12 +64,23 @@ def plan_fix(manifest: str | os.PathLike[str], policy: Policy | None = None,
     decided = decide(df, policy)
 
     moves: list[Move] = []
+    refused: list[tuple[str, str]] = []
     dropped = decided["action"].eq("drop").to_numpy()
     if quarantine_dir is not None:
+        check_folder_for_outputs(quarantine_dir, df["root"].iloc[0], "--quarantine folder")
         rows = [i for i in range(len(df)) if dropped[i]]
-        moves = plan_moves(((df["root"].iloc[i], df["path"].iloc[i]) for i in rows), quarantine_dir)
-        gone = {i for i, m in zip(rows, moves) if not os.path.lexists(m.src) and os.path.lexists(m.dst)}
+        planned = plan_moves(((df["root"].iloc[i], df["path"].iloc[i]) for i in rows), quarantine_dir)
+        gone = {i for i, m in zip(rows, planned) if not os.path.lexists(m.src) and os.path.lexists(m.dst)}
         check_files(df, where, tolerate_missing=gone.__contains__)
+        for i, move in zip(rows, planned):  # every file checked before any moves: nothing half-done
+            if i in gone:
+                moves.append(move)
+                continue
+            verified, why = verify_move(move, df["md5"].iloc[i], where, df["root"].iloc[i], df["path"].iloc[i])
+            if verified is None:
+                refused.append((move.src, why))
+            else:
+                moves.append(verified)
     else:
         check_files(df, where)
 
@@ -76,7 +92,7 @@ def plan_fix(manifest: str | os.PathLike[str], policy: Policy | None = None,
     if kept.any():
         out.loc[kept, "split"] = assign_splits(
             out[kept], policy.split, seed=policy.seed, min_class_size=policy.min_class_size)
-    return FixPlan(where, policy, out, decided["check"], moves)
+    return FixPlan(where, policy, out, decided["check"], moves, refused)
 
 
 def write_outputs(plan: FixPlan, out: str | os.PathLike[str]) -> dict[str, Path]:
@@ -90,5 +106,50 @@ def write_outputs(plan: FixPlan, out: str | os.PathLike[str]) -> dict[str, Path]
 
 
 def apply_quarantine(plan: FixPlan, quarantine_dir: str | os.PathLike[str]) -> MoveReport:
-    """Move the planned files, journaling each in ``quarantine_dir/journal.jsonl``."""
-    return quarantine_files(plan.moves, Path(quarantine_dir) / JOURNAL_NAME)
+    """Move the planned files, journaling each in ``quarantine_dir/journal.jsonl``; files that cannot
+    be moved (see :func:`verify_move`) are in the report's ``refused``."""
+    root = str(plan.decisions["root"].iloc[0])
+    report = quarantine_files(plan.moves, Path(quarantine_dir) / JOURNAL_NAME, root=root)
+    report.refused.extend(plan.refused)
+    return report
+
+
+def verify_move(move: Move, md5: str, where: Path, root: str, rel: str) -> tuple[Move | None, str]:
+    """The move with the file's MD5 when the file may be moved, else ``(None, why)``.
+
+    Only a regular file (or a symlink to one, moved as a link) whose MD5 is the manifest's is moved;
+    FIFOs, devices, dangling symlinks, loops and unreadable files are left in place with a reason.
+    A file whose bytes changed since the audit makes the whole run fail (the manifest is stale).
+    A file reached through a symlinked folder is not inside the dataset: left in place.
+    """
+    src, why = confined(root, rel)
+    if src is None:
+        return None, why
+    try:
+        st = os.lstat(move.src)
+        link = stat.S_ISLNK(st.st_mode)
+        target = os.stat(move.src) if link else st
+    except OSError as exc:
+        kind = "dangling symlink" if exc.errno == errno.ENOENT else "symlink that cannot be followed"
+        return None, f"{kind} ({exc.strerror})"
+    if not stat.S_ISREG(target.st_mode):
+        what = _kind(target.st_mode)
+        return None, f"{'symlink to a ' if link else ''}{what}, not a regular file"
+    if not md5:
+        return None, "no MD5 in the manifest (the audit could not read it)"
+    try:
+        prepared = prepare_move(move)
+    except OSError as exc:
+        return None, f"cannot be read ({exc.strerror})"
+    if prepared.md5 != md5:
+        raise DatacleanError(f"manifest {where} is stale: {move.src} changed since the audit (MD5 differs); "
+                             f"re-run dataclean audit (nothing was moved)")
+    return prepared, ""
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "FIFO"), (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
+                       (stat.S_ISSOCK, "socket"), (stat.S_ISDIR, "folder")):
+        if test(mode):
+            return name
+    return "special file"

@@ -110,7 +110,7 @@ def parse_split(value: str | Iterable[Any]) -> tuple[float, float, float]:
         raise DatacleanError(
             f"split must be three non-negative numbers train/val/test with train > 0, "
             f"e.g. 80/10/10; received: {value!r}")
-    return nums  # type: ignore[return-value]
+    return nums[0], nums[1], nums[2]
 
 
 def load_policy(path: str | Path, base: Policy | None = None) -> Policy:

@@ -1,0 +1,30 @@
+"""Text that is safe to show on a terminal, whatever a user's file names contain."""
+
+from __future__ import annotations
+
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """``text`` with every control or invisible character escaped, so a file name cannot drive the terminal.
+
+    ``\\x1b[31m`` (an ANSI colour code) prints as the six characters ``\\x1b[31m``; a byte that is not
+    UTF-8 (held by Python as a surrogate escape) prints as ``\\xff``; newlines as ``\\n``. Ordinary text,
+    accents and CJK included, is unchanged.
+    """
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch.isprintable():
+            out.append(ch)
+        elif ch in _NAMED:
+            out.append(_NAMED[ch])
+        elif 0xDC80 <= code <= 0xDCFF:  # surrogateescape: the original byte
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif code < 0x100:
+            out.append(f"\\x{code:02x}")
+        else:
+            out.append(f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return "".join(out)
