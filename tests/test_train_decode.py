@@ -129,6 +129,7 @@ def test_load_splits_flags_the_rows_pillow_decodes(tmp_path: Path) -> None:
     assert splits.pillow_count() == 10
 
 
+@pytest.mark.slow  # TensorFlow
 def test_pipeline_decodes_every_format_with_the_right_colours(tmp_path: Path) -> None:
     from train.data import build_dataset, load_splits
 
@@ -143,6 +144,7 @@ def test_pipeline_decodes_every_format_with_the_right_colours(tmp_path: Path) ->
         np.testing.assert_allclose(image.mean(axis=(0, 1)), expected, atol=6, err_msg=path)
 
 
+@pytest.mark.slow  # TensorFlow
 def test_pillow_row_that_fails_is_named(tmp_path: Path) -> None:
     from dataclean.errors import DatacleanError
     from train.data import build_dataset, load_splits, naming_bad_files

@@ -127,6 +127,7 @@ def test_tensorflow_start_up_is_silent_unless_verbose() -> None:
     assert (loud.returncode, loud.stdout) == (0, "3 None\n")
 
 
+@pytest.mark.slow  # TensorFlow
 def test_simplecnn_model_shapes() -> None:
     import keras
 
