@@ -20,6 +20,7 @@ LAZY_COMMANDS = {
     "fix": "dataclean.fix.cli:fix",
     "train": "train.cli:train",
     "predict": "train.cli:predict",
+    "serve": "train.cli:serve",
 }
 
 

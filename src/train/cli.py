@@ -1,5 +1,6 @@
-"""``dataclean train`` and ``dataclean predict``. TensorFlow is imported inside the commands only,
-so registering them on the ``dataclean`` group keeps ``dataclean --help`` fast."""
+"""``dataclean train``, ``dataclean predict`` and ``dataclean serve``. TensorFlow (and FastAPI) are
+imported inside the commands only, so registering them on the ``dataclean`` group keeps
+``dataclean --help`` fast."""
 
 from __future__ import annotations
 
@@ -205,3 +206,81 @@ def _csv_rows(result: Prediction) -> None:
     for rank, (label, prob) in enumerate(result.ranked, 1):
         writer.writerow([result.path, rank, label, f"{prob:.6f}", ""])
     click.echo(buf.getvalue(), nl=False)
+
+
+SERVE_EPILOG = """\b
+Exposing it: the default --host 127.0.0.1 accepts connections from this
+machine only. --host 0.0.0.0 (or a LAN address) lets anyone who can reach the
+port upload images and read the model's predictions and class names: there is
+no authentication, no TLS and no rate limit. Do that only on a network you
+trust, or behind a reverse proxy that adds them.
+
+\b
+Endpoints:
+  GET  /          upload page (choose or drop an image, see its top classes)
+  GET  /health    {"status": "ok", "model": ..., "classes": [...], ...}
+  POST /predict   multipart field 'file' [?top_k=N] -> {"predictions": [...]}
+
+\b
+Examples:
+  dataclean serve runs/demo
+  dataclean serve runs/demo --port 9000 --max-upload-mb 5
+  curl -F file=@photo.jpg 'http://127.0.0.1:8000/predict?top_k=3'
+"""
+
+
+@click.command(epilog=SERVE_EPILOG)
+@click.argument("run_dir", type=click.Path())
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (127.0.0.1: this machine only; see 'Exposing it' below).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--max-upload-mb", type=click.FloatRange(min=0, min_open=True), default=20.0, show_default=True,
+              help="Larger uploads get 413.")
+@click.option("--max-pixels", type=click.IntRange(min=1), default=40_000_000, show_default=True,
+              help="Images with more pixels (decompression bombs) get 413, refused from their header.")
+@click.option("--verbose", "-v", is_flag=True, help="Show TensorFlow's logs and uvicorn's access log.")
+def serve(run_dir: str, host: str, port: int, max_upload_mb: float, max_pixels: int, verbose: bool) -> None:
+    """Serve the model in RUN_DIR over HTTP: an upload page, /health and /predict.
+
+    The model is loaded once at start-up; concurrent requests are safe. Bad uploads (not an image,
+    truncated, too many pixels, too large) get a 4xx JSON {"error": ...}. Needs the serve extra:
+    pip install 'dataclean[serve]'.
+    """
+    import importlib.util
+    import socket
+
+    from dataclean.errors import DatacleanError
+    from train.predict import model_file, read_labels
+
+    missing = [m for m in ("fastapi", "uvicorn", "python_multipart") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise DatacleanError(f"`dataclean serve` needs the serve extra (cannot import {', '.join(missing)}): "
+                             "pip install 'dataclean[serve]'")
+    import uvicorn
+    read_labels(run_dir)
+    if not model_file(run_dir).is_file():
+        raise DatacleanError(f"model not found: {model_file(run_dir)}")
+    try:  # a taken port or a bad address: one line now, not a uvicorn traceback after the model loads
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        raise DatacleanError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    with console.status(f"loading {model_file(run_dir)}"):
+        from train.tfenv import import_tensorflow
+
+        import_tensorflow(verbose)
+        from train.serve import create_app
+
+        app = create_app(run_dir, max_upload_mb=max_upload_mb, max_pixels=max_pixels)
+    shown = f"[{host}]" if ":" in host else host
+    console.print(f"serving {model_file(run_dir)} on http://{shown}:{port}/ (Ctrl-C stops)", highlight=False,
+                  markup=False)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        console.print(f"[yellow]listening on {host}: anyone who can reach this port can use the model "
+                      "(no authentication)[/]")
+    uvicorn.run(app, host=host, port=port, log_level="info" if verbose else "warning", access_log=verbose)
