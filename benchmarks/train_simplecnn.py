@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shlex
 import subprocess
 import sys
@@ -70,8 +71,11 @@ def main() -> None:
           f"photos; {os.cpu_count()} CPU cores (shared: other processes may be running)")
     print(f"$ {shown}", flush=True)
     started = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     print(proc.stdout)
     if proc.returncode:
         sys.exit(f"train failed with exit code {proc.returncode}")
@@ -85,6 +89,9 @@ def main() -> None:
     print(f"best val_loss at epoch {int(history['val_loss'].idxmin()) + 1} of {epochs_run}; "
           f"wall {wall / 60:.1f} min for the whole command (start-up, decode, {epochs_run} epochs, evaluation, plots); "
           f"training ~{train_n * epochs_run / config['duration_s']:.0f} train images/s over the run")
+    print(f"CPU time {cpu / 60:.1f} min (user+sys of the train process): {cpu / wall / (os.cpu_count() or 1):.0%} of the "
+          f"machine's {os.cpu_count()} cores over the wall time; alone on 2 cores it would take about "
+          f"{cpu / 2 / 60:.1f} min if it kept both busy")
     print(f"model.keras {(run / 'model.keras').stat().st_size / 1e6:.1f} MB; run folder {run}")
 
 

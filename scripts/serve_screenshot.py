@@ -48,11 +48,13 @@ def main() -> None:
             except httpx.HTTPError:
                 time.sleep(0.3)
         opts = Options()
-        for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=820,520", "--hide-scrollbars"):
+        for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=820,440", "--hide-scrollbars"):
             opts.add_argument(arg)
         opts.binary_location = "/usr/bin/chromium"
         driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
         try:
+            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",  # the viewport, not the window
+                                   {"width": 820, "height": 500, "deviceScaleFactor": 1, "mobile": False})
             driver.get(url)
             topk = driver.find_element(By.ID, "topk")
             topk.clear()
