@@ -245,7 +245,7 @@ def test_touched_but_identical_file_is_fine(cli: click.Group, manifest: Path, tm
     (["--split", "80/20"], "split must be three non-negative numbers train/val/test with train > 0, "
      "e.g. 80/10/10; received: '80/20'"),
     (["--drop", "corupt"], "policy: unknown check 'corupt'; known checks: corrupt, label_conflict, "
-     "misplaced, exact_duplicate, naming, near_duplicate, resolution, bright, dark, "
+     "misplaced, missing, split_leak, exact_duplicate, naming, near_duplicate, resolution, unlisted, bright, dark, "
      "duplicate_filename, low_contrast"),
     (["--keep", "corrupt"], "policy: corrupt files cannot be kept; use drop or review"),
     (["--min-class-size", "0"], "policy: min_class_size must be a positive integer; received: 0"),

@@ -49,8 +49,8 @@ def test_default_policy_single_file(issues: str, error: str, expected: tuple[str
 def test_default_actions_table() -> None:
     assert dict(Policy().actions) == dict(DEFAULT_ACTIONS)
     assert [c for c in CHECKS if DEFAULT_ACTIONS[c] == "drop"] == [
-        "corrupt", "label_conflict", "exact_duplicate", "near_duplicate"]
-    assert [c for c in CHECKS if DEFAULT_ACTIONS[c] == "review"] == ["misplaced"]
+        "corrupt", "label_conflict", "missing", "split_leak", "exact_duplicate", "near_duplicate"]
+    assert [c for c in CHECKS if DEFAULT_ACTIONS[c] == "review"] == ["misplaced", "unlisted"]
 
 
 @pytest.mark.parametrize(("specs", "kept", "why"), [
@@ -172,7 +172,7 @@ def test_policy_file_overrides_defaults(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("text", "message"), [
     ('[actions]\ndark = "delete"\n', "action for dark must be one of keep, review, drop; received: 'delete'"),
     ('[actions]\ndarkness = "drop"\n', "unknown check 'darkness'; known checks: corrupt, label_conflict, "
-     "misplaced, exact_duplicate, naming, near_duplicate, resolution, bright, dark, "
+     "misplaced, missing, split_leak, exact_duplicate, naming, near_duplicate, resolution, unlisted, bright, dark, "
      "duplicate_filename, low_contrast"),
     ('[split]\nratios = "80/20"\n', "split must be three non-negative numbers train/val/test with "
      "train > 0, e.g. 80/10/10; received: '80/20'"),
@@ -223,5 +223,5 @@ def test_a_newly_registered_check_is_known_to_the_policy_without_other_edits() -
     assert list(CHECKS) == row_level and len(row_level) == len(REGISTRY) - 1  # all but class_imbalance
     assert dict(DEFAULT_ACTIONS) == {s: REGISTRY[s].fix_action for s in row_level}
     assert {c for c, a in DEFAULT_ACTIONS.items() if a == "drop"} == {
-        "corrupt", "label_conflict", "exact_duplicate", "near_duplicate"}
+        "corrupt", "label_conflict", "missing", "split_leak", "exact_duplicate", "near_duplicate"}
     assert DEFAULT_ACTIONS["misplaced"] == "review"

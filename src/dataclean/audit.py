@@ -25,6 +25,7 @@ from dataclean.fix.policy import decide_columns
 from dataclean.inspect import DEFAULT_MAX_PIXELS, Record, record_fields, thumbs_array
 from dataclean.io import write_json
 from dataclean.launch import StartedAudit, start_audit
+from dataclean.layout import SPLIT_ORDER, LayoutOptions, tree_reasons
 from dataclean.manifest import ISSUE_COLUMNS, MANIFEST_COLUMNS, manifest_digest
 from dataclean.safety import write_marker
 from dataclean.scan import ScanResult
@@ -123,11 +124,16 @@ def run_audit(
     params: dict[str, dict[str, Any]] | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     on_progress: Callable[[int], None] | None = None,
+    layout: LayoutOptions | None = None,
 ) -> AuditResult:
-    """Audit the dataset at ``root``. ``workers=None`` uses every core; 0 runs in-process."""
+    """Audit the dataset at ``root``. ``workers=None`` uses every core; 0 runs in-process.
+
+    ``layout`` says how to read the folder (dataclean.layout.layout_options: --layout, --index,
+    --class-names); by default the layout is detected (class folders, split folders or flat).
+    """
     labels_file = read_labels_file(labels_path) if labels_path else None
-    return finish_audit(start_audit(root, workers, labels_path, max_pixels), labels_file, labels_path, params,
-                        on_progress)
+    return finish_audit(start_audit(root, workers, labels_path, max_pixels, layout=layout), labels_file, labels_path,
+                        params, on_progress)
 
 
 def finish_audit(
@@ -143,7 +149,8 @@ def finish_audit(
     inspected = time.perf_counter()
 
     table = _table(found, records, labels_file)
-    ctx = AuditContext(table=table, thumbs=thumbs_array(records), labels_file=labels_file, params=params or {})
+    ctx = AuditContext(table=table, thumbs=thumbs_array(records + [Record()] * (len(table) - len(records))),
+                       labels_file=labels_file, params=params or {}, layout=found.layout)
     findings, skipped = _run_checks(ctx, found)
     table["issues"] = _issue_column(len(table), findings)
     table["group"] = ctx.clusters.group
@@ -171,9 +178,15 @@ def write_outputs(result: AuditResult, out_dir: str | os.PathLike[str]) -> dict[
 
 
 def _table(found: ScanResult, records: list[Record], labels_file: dict[str, str] | None) -> Table:
-    table = Table({"path": found.paths, "root": str(found.root), "label": found.labels,
-                   "expected_label": [labels_file.get(p, "") for p in found.paths] if labels_file else ""},
-                  n=len(found.paths))
+    """One row per file found, then one per file an index lists that is not there (error ``missing``)."""
+    missing = found.layout.missing if found.layout is not None else []
+    paths = found.paths + [e.path for e in missing] if missing else found.paths
+    records = records + [Record(error="missing", error_detail=f"listed in {e.source}, not found under the dataset folder")
+                         for e in missing]
+    table = Table({"path": paths, "root": str(found.root), "label": found.labels + [e.label for e in missing],
+                   "given_split": found.given_splits + [e.split for e in missing],
+                   "expected_label": [labels_file.get(p, "") for p in paths] if labels_file else ""},
+                  n=len(paths))
     for name in record_fields():
         table[name] = [getattr(r, name) for r in records]
     return table
@@ -191,6 +204,8 @@ def _run_checks(ctx: AuditContext, found: ScanResult) -> tuple[dict[str, list[Fi
             skipped[spec.name] = "no class folders (flat dataset)"
         elif spec.name == "misplaced" and ctx.labels_file is None:
             skipped[spec.name] = "no --labels file given"
+        elif spec.applies is not None and (why := spec.applies(ctx)):
+            skipped[spec.name] = why
         if spec.name in skipped:
             findings[spec.name] = []
             continue
@@ -248,14 +263,21 @@ def _summary(
             "skipped": skipped.get(spec.name),
         }
     labels, issues, errors = manifest["label"], manifest["issues"], manifest["error"]
-    counts = Counter(lbl for lbl in labels if lbl)
-    with_issues = Counter(lbl for lbl, iss in zip(labels, issues) if lbl and iss)
+    present = [e != "missing" for e in errors]  # a file an index lists but that is not there is no class member
+    counts = Counter(lbl for lbl, here in zip(labels, present) if lbl and here)
+    with_issues = Counter(lbl for lbl, iss, here in zip(labels, issues, present) if lbl and iss and here)
     n_labelled = sum(counts.values())
-    classes = {
+    classes: dict[str, dict[str, Any]] = {
         lbl: {"files": c, "share": round(c / max(n_labelled, 1), 4), "files_with_issues": with_issues[lbl]}
         for lbl, c in sorted(counts.items())
     }
     ok = [i for i, d in enumerate(decoded) if d]
+    layout = _layout_summary(manifest, found, findings, ok)
+    if layout["given_split"]:
+        given = manifest["given_split"]
+        per = Counter((lbl, g) for lbl, g, here in zip(labels, given, present) if lbl and g and here)
+        for lbl, entry in classes.items():
+            entry["splits"] = {s: per[(lbl, s)] for s in layout["given_split"]}
     formats = Counter(manifest["format"][i] for i in ok)
     return {
         "tool": "dataclean",
@@ -263,6 +285,7 @@ def _summary(
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "root": str(found.root),
         "flat": found.flat,
+        "layout": layout,
         "files": len(manifest),
         "decoded": len(ok),
         "errors": dict(Counter(e for e in errors if e).most_common()),
@@ -282,6 +305,39 @@ def _summary(
         "symlinked_dirs": found.symlinked_dirs,
         "parameters": {"workers": workers, "max_pixels": max_pixels, "labels": str(labels_path) if labels_path else None},
         "timing": timing,
+    }
+
+
+def _layout_summary(manifest: Table, found: ScanResult, findings: dict[str, list[Finding]], ok: list[int]) -> dict[str, Any]:
+    """How the folder was read: kind, files per given split (and their classes), index files, hints."""
+    lay = found.layout
+    labels, given, errors, paths = manifest["label"], manifest["given_split"], manifest["error"], manifest["path"]
+    on_disk = [i for i, e in enumerate(errors) if e != "missing"]
+    split_rows: dict[str, list[int]] = {s: [i for i in on_disk if given[i] == s] for s in SPLIT_ORDER}
+    splits = {}
+    decoded = set(ok)
+    for s, rows in split_rows.items():
+        if rows:
+            counts = Counter(labels[i] for i in rows if labels[i])
+            splits[s] = {"files": len(rows), "classes": dict(sorted(counts.items())),
+                         "imbalance_ratio": _imbalance([labels[i] for i in rows if i in decoded])}
+    conflicted = len({f.row for f in findings.get("label_conflict", []) if f.row is not None})
+    labelled = sum(1 for i in ok if labels[i])
+    unlabelled = [i for i in on_disk if not labels[i]]
+    kind = lay.kind if lay is not None else ("flat" if found.flat else "classes")
+    return {
+        "kind": kind,
+        "given_split": {s: v["files"] for s, v in splits.items()},
+        "splits": splits,
+        "root_files": 0 if kind == "index" else sum(1 for i in unlabelled if "/" not in paths[i]),
+        "unlabelled_files": len(unlabelled),
+        "missing_files": len(errors) - len(on_disk),
+        "not_classes": lay.not_classes if lay is not None else [],
+        "requested": lay.requested if lay is not None else "auto",
+        "index_files": list(lay.index_files) if lay is not None else [],
+        "class_names": lay.class_names_file if lay is not None else "",
+        "notes": list(lay.notes) if lay is not None else [],
+        "tree_like": tree_reasons(labels, conflicted, labelled) if not found.flat and lay and lay.kind != "index" else [],
     }
 
 

@@ -95,6 +95,14 @@ def _check_list(value: str | None) -> list[str]:
               help="Processes inspecting files [default: all cores]; 0 inspects in this process.")
 @click.option("--labels", type=click.Path(dir_okay=False), default=None,
               help="CSV with columns path,label (paths relative to DATA): enables the misplaced check.")
+@click.option("--layout", type=click.Choice(["auto", "classes", "splits", "flat"]), default="auto", show_default=True,
+              help="How DATA is laid out: classes (DATA/<class>/...), splits (DATA/<train|val|test>/<class>/...), "
+                   "flat (no labels); auto detects split folders by name (train, validation, test_set, ...).")
+@click.option("--index", "index", multiple=True, type=click.Path(dir_okay=False), metavar="FILE",
+              help="Index file giving labels (and splits): a CSV path,label[,split] or lines 'relative/path label' "
+                   "(IP102's train.txt; the split comes from the file name). Repeatable; paths are relative to DATA.")
+@click.option("--class-names", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Lines 'id name' (IP102's classes.txt) mapping the index's label ids (or folder names) to names.")
 @click.option("--fail-on", default="", metavar="CHECKS",
               help="Comma-separated checks (or 'any') that make the exit code 1 when they find something.")
 @click.option("--set", "settings", multiple=True, metavar="CHECK.PARAM=VALUE",
@@ -105,14 +113,17 @@ def _check_list(value: str | None) -> list[str]:
               help="rich: the terminal report; json: the summary as JSON on stdout, for scripts.")
 @click.option("--examples", default=3, show_default=True, type=click.IntRange(min=0), help="Example files shown per check.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or report; one summary line (for CI logs).")
-def audit(data: str, out: str, workers: int | None, labels: str | None, fail_on: str, settings: tuple[str, ...],
-          max_pixels: int | None, fmt: str, examples: int, quiet: bool) -> None:
-    """Audit the image dataset in DATA (DATA/<class>/<image>, or a flat folder of images).
+def audit(data: str, out: str, workers: int | None, labels: str | None, layout: str, index: tuple[str, ...],
+          class_names: str | None, fail_on: str, settings: tuple[str, ...], max_pixels: int | None, fmt: str,
+          examples: int, quiet: bool) -> None:
+    """Audit the image dataset in DATA: DATA/<class>/<image>, pre-split DATA/<train|val|test>/<class>/<image>,
+    a flat folder of images, or any folder with index files (--index).
 
     Every file is read once (MD5) and decoded once, in parallel. Checks: corrupt files, exact and
     near duplicates, dark / bright / low-contrast images, resolution outliers, duplicate file
-    names, naming problems, label conflicts, misplaced files (with --labels) and class imbalance.
-    Nothing in DATA is modified.
+    names, naming problems, label conflicts, misplaced files (with --labels), class imbalance, and
+    for a dataset that came split, leaks of an image across its splits (split_leak). With --index:
+    listed files that are missing, and images no index lists. Nothing in DATA is modified.
 
     \b
     Writes to --out: manifest.csv (one row per file), issues.csv (one row per finding),
@@ -126,6 +137,9 @@ def audit(data: str, out: str, workers: int | None, labels: str | None, fail_on:
       dataclean audit data/
       dataclean audit data/ --out audit/ --workers 2 --fail-on corrupt,exact_duplicate
       dataclean audit data/ --set near_duplicate.max_distance=6 --format json
+      dataclean audit clothing/ --layout classes        # a real class called "test": no split detection
+      dataclean audit ip102/images --index ip102/train.txt --index ip102/val.txt --index ip102/test.txt \
+          --class-names ip102/classes.txt
     """
     import json
     import os
@@ -136,11 +150,12 @@ def audit(data: str, out: str, workers: int | None, labels: str | None, fail_on:
 
     from dataclean.inspect import DEFAULT_MAX_PIXELS
     from dataclean.launch import start_audit
+    from dataclean.layout import layout_options
 
     # Submit the files to the workers first: everything imported below (the checks, the report) is
     # loaded while they decode.
     job = start_audit(data, workers=workers, labels_path=labels, max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
-                      out_dir=out)
+                      out_dir=out, layout=layout_options(layout, index, class_names))
     try:
         from rich.console import Console
 

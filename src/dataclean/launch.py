@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 from dataclean.inspect import DEFAULT_MAX_PIXELS
+from dataclean.layout import LayoutOptions
 from dataclean.pool import Inspection
 from dataclean.safety import check_folder_for_outputs
 from dataclean.scan import ScanResult, scan
@@ -32,14 +33,18 @@ def start_audit(
     labels_path: str | os.PathLike[str] | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     out_dir: str | os.PathLike[str] | None = None,
+    layout: LayoutOptions | None = None,
 ) -> StartedAudit:
-    """Scan ``root`` and submit every file for inspection. ``workers=None`` uses every core; 0 none.
+    """Scan ``root``, lay it out (``layout``: dataclean.layout) and submit every file for inspection.
+    ``workers=None`` uses every core; 0 none.
 
-    The labels file and the output folder are left out of the scan when they sit inside ``root``.
+    The labels file, the index and class-names files and the output folder are left out of the scan
+    when they sit inside ``root``.
     """
     started = time.perf_counter()
     n_workers = (os.cpu_count() or 1) if workers is None else workers
-    found = scan(root, exclude=[p for p in (labels_path, out_dir) if p])
+    extra = [*layout.index_files, layout.class_names_file] if layout is not None else []
+    found = scan(root, exclude=[p for p in (labels_path, out_dir, *extra) if p], layout=layout)
     if out_dir:
         check_folder_for_outputs(out_dir, found.root, "--out")
     root = str(found.root)

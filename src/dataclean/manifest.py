@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pandas is imported where a manifest is read: `dataclean aud
 MANIFEST_COLUMNS: list[str] = [
     "path",  # relative to root, POSIX separators
     "root",  # dataset root as given to audit (absolute)
-    "label",  # class folder name; empty for files at the root
+    "label",  # class (folder name, or the index's label through --class-names); empty when none
     "expected_label",  # the label the --labels file gives, when one was given (else empty)
     "bytes",
     "mtime",  # seconds since the epoch (float), for cache keys and change detection
@@ -41,6 +41,8 @@ MANIFEST_COLUMNS: list[str] = [
     "group",  # duplicate / near-duplicate cluster id, empty when alone
     "action",  # keep / drop / review
     "reason",
+    "given_split",  # train / val / test when the dataset came split (split folders, index files), else empty;
+    # last, so that clean.csv (the manifest's columns + split) has it beside the split `fix` chose
 ]
 
 #: Columns ``issues.csv`` has, one row per finding.
@@ -50,7 +52,7 @@ ISSUE_COLUMNS: list[str] = ["path", "check", "severity", "score", "group", "deta
 REQUIRED_COLUMNS: list[str] = ["path", "root", "label"]
 
 #: dtype for reading a manifest back: keep text columns as text (md5 "0123..." must not become a number).
-TEXT_COLUMNS = ["path", "root", "label", "md5", "format", "mode", "phash", "phash_mirror", "error",
+TEXT_COLUMNS = ["path", "root", "label", "given_split", "md5", "format", "mode", "phash", "phash_mirror", "error",
                 "error_detail", "issues", "group", "action", "reason", "split"]
 
 

@@ -28,19 +28,45 @@ def audit_report(result: AuditResult, examples: int = 3) -> Group:
 
 
 def header(summary: dict[str, Any]) -> Text:
+    lay = summary.get("layout", {})
     text = Text()
+    if lay.get("given_split"):  # first, so nobody misses that the dataset's own split is kept
+        where = "pre-split layout" if lay["kind"] == "splits" else f"split by {_names(lay['index_files'])}"
+        text.append(f"{where}: " + " · ".join(f"{s} {n:,}" for s, n in lay["given_split"].items()) + "\n",
+                    style="bold")
+    elif lay.get("kind") == "index":
+        text.append(f"labels from {_names(lay['index_files'])}\n", style="bold")
     text.append("dataclean audit ", style="bold")
     text.append(printable(summary["root"]), style="bold blue")
     n_classes = len(summary["classes"])
     layout = "flat folder, no classes: label checks skipped" if summary["flat"] else f"{n_classes} classes"
-    text.append(f"\n{summary['files']} files, {summary['decoded']} decoded, {layout}, "
+    absent = lay.get("missing_files", 0)
+    files = f"{summary['files'] - absent} files (+{absent} listed but missing)" if absent else f"{summary['files']} files"
+    text.append(f"\n{files}, {summary['decoded']} decoded, {layout}, "
                 f"{summary['groups']} duplicate groups, {summary['timing']['total_s']:.1f} s")
+    leak = summary["checks"].get("split_leak", {})
+    if leak.get("files"):
+        text.append(f"\nsplit_leak: {leak['files']} files copied across the given splits; "
+                    "fix drops the evaluation-side copies", style="bold red")
+    for note in lay.get("notes", []):
+        text.append(f"\nnote: {note}", style="dim")
+    if lay.get("not_classes"):
+        text.append(f"\nnot classes (no image inside): {', '.join(f + '/' for f in lay['not_classes'])}", style="dim")
+    if lay.get("tree_like"):
+        text.append("\nthese folders look like a file tree rather than class labels ("
+                    + "; ".join(lay["tree_like"]) + "): if they are not classes, re-run with --layout flat",
+                    style="yellow")
     for folder in summary["unreadable_dirs"]:
         text.append(f"\nunreadable folder skipped: {printable(folder)}", style="red")
     for folder, target in summary.get("symlinked_dirs", {}).items():
         text.append(f"\nsymlinked folder not followed: {printable(folder)} -> {printable(target)} "
                     f"(audit the folder it points to on its own)", style="yellow")
     return text
+
+
+def _names(files: list[str]) -> str:
+    """Index files by name (their folders are in summary.json): the first line stays one line."""
+    return ", ".join(f.replace("\\", "/").rpartition("/")[2] for f in files)
 
 
 def checks_table(result: AuditResult) -> Table:
@@ -66,12 +92,24 @@ def classes_table(summary: dict[str, Any]) -> Table:
     ratio = summary["imbalance_ratio"]
     caption = f"largest / smallest class: {ratio:.1f}x (decoded)" if ratio else None
     table = Table(title="Classes", title_justify="left", caption=caption, caption_justify="left")
+    lay = summary.get("layout", {})
+    splits = list(lay.get("given_split", {}))
     table.add_column("class")
     table.add_column("files", justify="right")
+    for s in splits:
+        table.add_column(s, justify="right")
     table.add_column("share", justify="right")
     table.add_column("files with issues", justify="right")
     for name, c in summary["classes"].items():
-        table.add_row(Text(printable(name)), str(c["files"]), f"{c['share']:.1%}", str(c["files_with_issues"]))
+        per = [str(c.get("splits", {}).get(s, 0)) for s in splits]
+        table.add_row(Text(printable(name)), str(c["files"]), *per, f"{c['share']:.1%}", str(c["files_with_issues"]))
+    blank = [""] * (len(splits) + 2)
+    root_files, other = lay.get("root_files", 0), lay.get("unlabelled_files", 0) - lay.get("root_files", 0)
+    if root_files:
+        table.add_row(Text("(root)", style="dim"), str(root_files), *blank)
+    if other:
+        name = "(not listed)" if lay.get("kind") == "index" else "(no class)"
+        table.add_row(Text(name, style="dim"), str(other), *blank)
     return table
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dataclean.errors import DatacleanError
+from dataclean.layout import Layout, LayoutOptions, resolve_layout
 from dataclean.safety import is_marked
 
 
@@ -14,9 +15,15 @@ from dataclean.safety import is_marked
 class ScanResult:
     root: Path  # absolute
     paths: list[str]  # relative, POSIX separators, sorted
-    labels: list[str]  # first folder under root; "" for files at the root
+    labels: list[str]  # the class (dataclean.layout): "" for files at the root or in folders that are not classes
     unreadable_dirs: list[str]  # relative folders that could not be listed
     symlinked_dirs: dict[str, str] = field(default_factory=dict)  # relative folder -> link target; not followed
+    layout: Layout | None = None  # how paths were read (labels, given splits, index findings)
+
+    @property
+    def given_splits(self) -> list[str]:
+        """Per path: train / val / test when the dataset came split (split folders or an index), else ""."""
+        return self.layout.given_splits if self.layout is not None else [""] * len(self.paths)
 
     @property
     def flat(self) -> bool:
@@ -24,8 +31,10 @@ class ScanResult:
         return not any(self.labels)
 
 
-def scan(root: str | os.PathLike[str], exclude: list[str | os.PathLike[str]] | None = None) -> ScanResult:
-    """List every file under ``root``; the label is the first folder level (``cats`` in cats/a/x.jpg).
+def scan(root: str | os.PathLike[str], exclude: list[str | os.PathLike[str]] | None = None,
+         layout: LayoutOptions | None = None) -> ScanResult:
+    """List every file under ``root`` and lay it out (dataclean.layout: class folders, split folders,
+    flat, or index files); by default the label is the first folder (``cats`` in cats/a/x.jpg).
 
     Hidden folders (``.git``, ``.ipynb_checkpoints``) are skipped; hidden files are kept so that the
     naming check can report them. Files and folders in ``exclude`` (the --labels CSV, the audit's own
@@ -67,9 +76,9 @@ def scan(root: str | os.PathLike[str], exclude: list[str | os.PathLike[str]] | N
         links = f" (symlinked folders are not followed: {', '.join(sorted(symlinked))})" if symlinked else ""
         raise DatacleanError(f"no files found under {root}: expected {root}/<class>/<image> or a folder of images{links}")
     found.sort()
-    labels = [p.split("/", 1)[0] if "/" in p else "" for p in found]
-    return ScanResult(root=base, paths=found, labels=labels, unreadable_dirs=sorted(unreadable),
-                      symlinked_dirs=dict(sorted(symlinked.items())))
+    laid = resolve_layout(found, layout)
+    return ScanResult(root=base, paths=found, labels=laid.labels, unreadable_dirs=sorted(unreadable),
+                      symlinked_dirs=dict(sorted(symlinked.items())), layout=laid)
 
 
 def _readlink(path: str) -> str:

@@ -134,3 +134,32 @@ def _plant(root: Path, rng: np.random.Generator, size: tuple[int, int]) -> dict[
     planted[misplaced] = ["misplaced"]
     planted[""] = ["class_imbalance"]  # dataset-level: 8 stars against 46 squares
     return planted
+
+
+def make_split_dataset(root: str | Path, counts: dict[str, dict[str, int]] | None = None, seed: int = 0,
+                       size: tuple[int, int] = (128, 128), split_dirs: dict[str, str] | None = None,
+                       leak: bool = True) -> dict[str, list[str]]:
+    """Write a pre-split dataset ``root/<split>/<class>/<image>``; return the planted files (path -> checks).
+
+    ``counts`` maps split -> class -> images (default: train 16 / val 3 / test 4 of circles, squares
+    and triangles); ``split_dirs`` names each split's folder (default ``train``, ``validation``,
+    ``test``). With ``leak``, one planted leak: a reduced, re-encoded copy of a train circle filed
+    under test (split_leak and near_duplicate on both files).
+    """
+    root = Path(root)
+    counts = counts or {s: dict.fromkeys(("circles", "squares", "triangles"), n)
+                        for s, n in (("train", 16), ("val", 3), ("test", 4))}
+    dirs = {"train": "train", "val": "validation", "test": "test", **(split_dirs or {})}
+    rng = np.random.default_rng(seed)
+    for split, classes in counts.items():
+        for label, n in classes.items():
+            for k in range(n):
+                save_jpeg(photo(rng, label, size), root / dirs[split] / label / f"{split}_{label[:-1]}_{k:03d}.jpg")
+    if not leak:
+        return {}
+    original = f"{dirs['train']}/circles/train_circle_003.jpg"
+    copy = f"{dirs['test']}/circles/copy_of_train_circle_003.jpg"
+    with Image.open(root / original) as im:
+        small = im.convert("RGB").resize((size[0] * 3 // 4, size[1] * 3 // 4), Image.Resampling.LANCZOS)
+    save_jpeg(small, root / copy, quality=70)
+    return {original: ["split_leak", "near_duplicate"], copy: ["split_leak", "near_duplicate"]}

@@ -17,6 +17,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from dataclean.duplicates import Clusters
+    from dataclean.layout import Layout
     from dataclean.table import Table
 
 SEVERITIES = ("error", "warning", "info")
@@ -44,6 +45,7 @@ class CheckSpec:
     fn: CheckFn
     needs_labels: bool = False
     fix_action: str | None = "keep"  # what `dataclean fix` does by default to a flagged file; None: dataset-level
+    applies: Callable[[AuditContext], str | None] | None = None  # returns why the check is skipped, or None
 
     def run(self, ctx: AuditContext, overrides: dict[str, Any] | None = None) -> list[Finding]:
         return self.fn(ctx, **{**self.params, **(overrides or {})})
@@ -53,12 +55,14 @@ REGISTRY: dict[str, CheckSpec] = {}
 
 
 def check(
-    name: str, severity: str, description: str, needs_labels: bool = False, fix_action: str | None = "keep"
+    name: str, severity: str, description: str, needs_labels: bool = False, fix_action: str | None = "keep",
+    applies: Callable[[AuditContext], str | None] | None = None,
 ) -> Callable[[CheckFn], CheckFn]:
     """Register ``fn`` as check ``name``; its keyword defaults are the check's parameters.
 
     ``fix_action`` is the default policy of `dataclean fix` for a file this check flags (keep, review
-    or drop); None marks a dataset-level check that never flags a file.
+    or drop); None marks a dataset-level check that never flags a file. ``applies(ctx)`` returns why
+    the check does not apply to this dataset (it is then skipped and the report says why), or None.
     """
     if severity not in SEVERITIES:
         raise ValueError(f"severity must be one of {SEVERITIES}, got {severity!r}")
@@ -70,7 +74,7 @@ def check(
             raise ValueError(f"check {name!r} registered twice")
         sig = _inspect.signature(fn)
         params = {k: p.default for k, p in list(sig.parameters.items())[1:] if p.default is not p.empty}
-        REGISTRY[name] = CheckSpec(name, severity, description, params, fn, needs_labels, fix_action)
+        REGISTRY[name] = CheckSpec(name, severity, description, params, fn, needs_labels, fix_action, applies)
         return fn
 
     return register
@@ -91,6 +95,13 @@ class AuditContext:
     thumbs: np.ndarray  # (n, 16, 16) uint8, zeros where the file did not decode
     labels_file: dict[str, str] | None = None  # path -> expected label, from --labels
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-check overrides
+    layout: Layout | None = None  # how the file list was read (given splits, index files); None: class folders
+
+    @property
+    def given_splits(self) -> list[str]:
+        """Per row: train / val / test as the dataset came split, or "" (a table without the column: all "")."""
+        column = self.table.get("given_split")
+        return column if column is not None else [""] * len(self.table)
 
     @cached_property
     def decoded(self) -> np.ndarray:

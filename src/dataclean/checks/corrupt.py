@@ -7,10 +7,11 @@ from dataclean.checks.files import is_image_name, is_system_file
 @check("corrupt", "error", "files meant to be images that cannot be used: empty, not an image, truncated, "
        "undecodable, over the pixel cap, or unreadable by TensorFlow", fix_action="drop")
 def corrupt(ctx: AuditContext) -> list[Finding]:
-    """Every row with an error code, except system files and non-image files (naming reports those)."""
+    """Every row with an error code, except system files and non-image files (naming reports those) and
+    files an index lists that are not there (the missing check reports those)."""
     t = ctx.table
     out = []
     for row, (path, code, detail) in enumerate(zip(t["path"], t["error"], t["error_detail"])):
-        if code and not is_system_file(path) and (is_image_name(path) or code != "not_an_image"):
+        if code and code != "missing" and not is_system_file(path) and (is_image_name(path) or code != "not_an_image"):
             out.append(Finding(row, 1.0, f"{code}: {detail}" if detail else code))
     return out

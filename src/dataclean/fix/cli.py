@@ -18,7 +18,7 @@ from dataclean.text import printable
 
 
 def _policy(policy_file: Path | None, drop: str | None, review: str | None, keep: str | None,
-            split: str | None, seed: int | None, min_class_size: int | None) -> Policy:
+            split: str | None, seed: int | None, min_class_size: int | None, resplit: bool = False) -> Policy:
     """Defaults, then the TOML file, then flags."""
     policy = load_policy(policy_file) if policy_file else Policy()
     for text, action in ((keep, "keep"), (review, "review"), (drop, "drop")):
@@ -27,7 +27,8 @@ def _policy(policy_file: Path | None, drop: str | None, review: str | None, keep
     return replace(policy,
                    split=parse_split(split) if split else policy.split,
                    seed=policy.seed if seed is None else seed,
-                   min_class_size=policy.min_class_size if min_class_size is None else min_class_size)
+                   min_class_size=policy.min_class_size if min_class_size is None else min_class_size,
+                   resplit=policy.resplit or resplit)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -43,6 +44,8 @@ def _policy(policy_file: Path | None, drop: str | None, review: str | None, keep
 @click.option("--split", metavar="T/V/T", help="Train/val/test proportions [default: 80/10/10].")
 @click.option("--seed", type=int, help="Seed for the split [default: 42].")
 @click.option("--min-class-size", type=int, help="Smaller classes go wholly to train [default: 10].")
+@click.option("--resplit", is_flag=True,
+              help="Ignore the dataset's given train/val/test split (given_split) and split anew, group-aware.")
 @click.option("--quarantine", type=click.Path(file_okay=False, path_type=Path),
               help="Also move dropped files into this folder (journaled; see --undo).")
 @click.option("--undo", "undo_journal", type=click.Path(dir_okay=False, path_type=Path),
@@ -53,7 +56,7 @@ def _policy(policy_file: Path | None, drop: str | None, review: str | None, keep
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
 def fix(manifest: Path | None, out: Path | None, policy_file: Path | None, drop: str | None,
         review: str | None, keep: str | None, split: str | None, seed: int | None,
-        min_class_size: int | None, quarantine: Path | None, undo_journal: Path | None,
+        min_class_size: int | None, resplit: bool, quarantine: Path | None, undo_journal: Path | None,
         dry_run: bool, fmt: str, quiet: bool) -> None:
     """Apply a policy to an audit manifest; write clean.csv with a leak-proof split.
 
@@ -66,6 +69,7 @@ def fix(manifest: Path | None, out: Path | None, policy_file: Path | None, drop:
       corrupt (broken, or unreadable by TensorFlow)   drop
       exact_duplicate, near_duplicate                  keep one per group, drop rest
       label_conflict (one image under several labels)  drop all copies (or review)
+      split_leak (one image in two given splits)       drop the val/test copies
       misplaced                                        review (held out of clean.csv)
       dark, bright, low_contrast, resolution,
       duplicate_filename, naming                       keep, marked in `reason`
@@ -84,6 +88,15 @@ def fix(manifest: Path | None, out: Path | None, policy_file: Path | None, drop:
     --seed. A class with fewer than 10 kept images (--min-class-size) goes
     wholly to train and is marked *: too few to evaluate on. Unlabelled rows
     are split as one class.
+
+    \b
+    A dataset that came split (manifest column given_split: split folders
+    or index files) keeps its split: given test stays test, given train
+    stays train; without a given val, val is carved out of the given train
+    (stratified, group-aware, val/(train+val) of --split). An image copied
+    across the given split (split_leak) stays on its train side and its
+    copies on the evaluation side are dropped. --resplit ignores the given
+    split and splits everything as above.
 
     \b
     Writes clean.csv (kept rows + split), clean.policy.toml (the effective
@@ -111,7 +124,7 @@ def fix(manifest: Path | None, out: Path | None, policy_file: Path | None, drop:
     if manifest is None:
         raise DatacleanError("give --manifest audit/manifest.csv (or --undo JOURNAL)")
 
-    policy = _policy(policy_file, drop, review, keep, split, seed, min_class_size)
+    policy = _policy(policy_file, drop, review, keep, split, seed, min_class_size, resplit)
     plan = plan_fix(manifest, policy, quarantine_dir=quarantine)
     target = out or manifest.parent / "clean.csv"
     summary = summarize(plan)

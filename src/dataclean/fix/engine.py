@@ -65,13 +65,14 @@ def plan_fix(manifest: str | os.PathLike[str], policy: Policy | None = None,
 
     moves: list[Move] = []
     refused: list[tuple[str, str]] = []
-    dropped = decided["action"].eq("drop").to_numpy()
+    absent = df["error"].eq("missing").to_numpy()  # listed by an index, never on disk: nothing to check or move
+    dropped = decided["action"].eq("drop").to_numpy() & ~absent
     if quarantine_dir is not None:
         check_folder_for_outputs(quarantine_dir, df["root"].iloc[0], "--quarantine folder")
         rows = [i for i in range(len(df)) if dropped[i]]
         planned = plan_moves(((df["root"].iloc[i], df["path"].iloc[i]) for i in rows), quarantine_dir)
         gone = {i for i, m in zip(rows, planned) if not os.path.lexists(m.src) and os.path.lexists(m.dst)}
-        check_files(df, where, tolerate_missing=gone.__contains__)
+        check_files(df, where, tolerate_missing=lambda i: i in gone or bool(absent[i]))
         for i, move in zip(rows, planned):  # every file checked before any moves: nothing half-done
             if i in gone:
                 moves.append(move)
@@ -82,7 +83,7 @@ def plan_fix(manifest: str | os.PathLike[str], policy: Policy | None = None,
             else:
                 moves.append(verified)
     else:
-        check_files(df, where)
+        check_files(df, where, tolerate_missing=lambda i: bool(absent[i]))
 
     out = _tidy_ints(df.copy())
     out["action"] = decided["action"]
@@ -91,7 +92,7 @@ def plan_fix(manifest: str | os.PathLike[str], policy: Policy | None = None,
     kept = decided["action"].eq("keep")
     if kept.any():
         out.loc[kept, "split"] = assign_splits(
-            out[kept], policy.split, seed=policy.seed, min_class_size=policy.min_class_size)
+            out[kept], policy.split, seed=policy.seed, min_class_size=policy.min_class_size, resplit=policy.resplit)
     return FixPlan(where, policy, out, decided["check"], moves, refused)
 
 

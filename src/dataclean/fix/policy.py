@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from dataclean.checks import ordered_checks
 from dataclean.errors import DatacleanError
+from dataclean.layout import SPLIT_ORDER
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,9 +41,9 @@ DEFAULT_ACTIONS: Mapping[str, str] = MappingProxyType(
     {s.name: s.fix_action for s in ordered_checks() if s.fix_action is not None}
 )
 
-#: Checks that may never be "keep": the trainer cannot read broken files, and an image kept under
-#: two labels teaches the model a contradiction.
-_NEVER_KEEP = ("corrupt", "label_conflict")
+#: Checks that may never be "keep": the trainer cannot read broken or missing files, and an image kept
+#: under two labels teaches the model a contradiction.
+_NEVER_KEEP = ("corrupt", "label_conflict", "missing")
 
 DEFAULT_SPLIT: tuple[float, float, float] = (80.0, 10.0, 10.0)
 DEFAULT_SEED = 42
@@ -60,6 +61,7 @@ class Policy:
     split: tuple[float, float, float] = DEFAULT_SPLIT
     seed: int = DEFAULT_SEED
     min_class_size: int = DEFAULT_MIN_CLASS_SIZE
+    resplit: bool = False  # ignore the dataset's given split (given_split) and split 80/10/10 anew
 
     def __post_init__(self) -> None:
         actions = {**DEFAULT_ACTIONS, **dict(self.actions)}
@@ -78,6 +80,8 @@ class Policy:
                 or self.min_class_size < 1:
             raise DatacleanError(
                 f"policy: min_class_size must be a positive integer; received: {self.min_class_size!r}")
+        if not isinstance(self.resplit, bool):
+            raise DatacleanError(f"policy: resplit must be true or false; received: {self.resplit!r}")
 
     def action(self, check: str) -> str:
         """The action for ``check``; checks this version does not know are kept and marked."""
@@ -126,6 +130,7 @@ def load_policy(path: str | Path, base: Policy | None = None) -> Policy:
         ratios = "70/15/15"
         seed = 7
         min_class_size = 10
+        resplit = false     # true: ignore the dataset's given train/val/test split
     """
     p = Path(path)
     base = base or Policy()
@@ -140,14 +145,15 @@ def load_policy(path: str | Path, base: Policy | None = None) -> Policy:
         raise DatacleanError(f"policy file {p}: unknown table(s) {', '.join(unknown)}; expected actions, split")
     actions = data.get("actions", {})
     split = data.get("split", {})
-    bad = sorted(set(split) - {"ratios", "seed", "min_class_size"})
+    bad = sorted(set(split) - {"ratios", "seed", "min_class_size", "resplit"})
     if not isinstance(actions, dict) or not isinstance(split, dict) or bad:
         raise DatacleanError(
-            f"policy file {p}: [actions] maps check = action, [split] has ratios, seed, min_class_size")
+            f"policy file {p}: [actions] maps check = action, [split] has ratios, seed, min_class_size, resplit")
     try:
         return replace(base, actions={**base.actions, **actions},
                        split=split.get("ratios", base.split), seed=split.get("seed", base.seed),
-                       min_class_size=split.get("min_class_size", base.min_class_size))
+                       min_class_size=split.get("min_class_size", base.min_class_size),
+                       resplit=split.get("resplit", base.resplit))
     except DatacleanError as exc:
         raise DatacleanError(f"policy file {p}: {str(exc).removeprefix('policy: ')}") from None
 
@@ -162,7 +168,7 @@ def policy_to_toml(policy: Policy) -> str:
     lines += [f'{c} = "{policy.action(c)}"' for c in CHECKS]
     ratios = "/".join(_num(x) for x in policy.split)
     lines += ["", "[split]", f'ratios = "{ratios}"', f"seed = {policy.seed}",
-              f"min_class_size = {policy.min_class_size}", ""]
+              f"min_class_size = {policy.min_class_size}", f"resplit = {str(policy.resplit).lower()}", ""]
     return "\n".join(lines)
 
 
@@ -224,10 +230,12 @@ def decide_columns(df: Any, policy: Policy | None = None) -> dict[str, list[str]
     paths = _text(df, "path")
     labels = _text(df, "label")
     errors = _text(df, "error")
+    details = _text(df, "error_detail")
     groups = [g.strip() for g in _text(df, "group")]
     md5s = _text(df, "md5")
     issues = [split_issues(v) for v in _text(df, "issues")]
     expected = _text(df, "expected_label")
+    given = _text(df, "given_split")
     zeros = [0] * len(df)
     px = [_number(w) * _number(h) for w, h in zip(_values(df.get("width", zeros)), _values(df.get("height", zeros)))]
     size = [_number(b) for b in _values(df.get("bytes", zeros))]
@@ -243,7 +251,9 @@ def decide_columns(df: Any, policy: Policy | None = None) -> dict[str, list[str]
         if not (errors[i] or issues[i] or groups[i]):
             continue  # a clean file: nothing to decide (most rows)
         found = set(issues[i])
-        if errors[i] or "corrupt" in found:  # never trainable; non-image files are named as such
+        if errors[i] == "missing":  # listed by an index, not on disk: nothing to train on, nothing to move
+            row.add(policy.action("missing"), "missing", f"missing: {details[i] or 'listed, not on disk'}")
+        elif errors[i] or "corrupt" in found:  # never trainable; non-image files are named as such
             what = "not an image file" if errors[i] == "not_an_image" and "corrupt" not in found else "corrupt"
             row.add(policy.action("corrupt"), "corrupt", f"{what}: {errors[i] or 'unreadable'}")
         others = [lb for lb in group_labels.get(groups[i], []) if lb != labels[i]]
@@ -254,13 +264,26 @@ def decide_columns(df: Any, policy: Policy | None = None) -> dict[str, list[str]
             row.add(policy.action("misplaced"), "misplaced",
                     f"misplaced: expected {expected[i]}" if expected[i] else "misplaced")
         marks = [c for c in found if c not in ("corrupt", "label_conflict", "misplaced",
-                                               "exact_duplicate", "near_duplicate")]
+                                               "exact_duplicate", "near_duplicate", "split_leak", "missing")]
         for check in sorted(marks, key=lambda c: (CHECKS.index(c) if c in CHECKS else len(CHECKS), c)):
             action = policy.action(check)
             row.add(action, check, f"flagged: {check}" if action == "keep" else check)
 
     def rank(i: int) -> tuple[float, float, str]:
         return (-px[i], -size[i], paths[i])
+
+    if not policy.resplit:  # a cluster across the given split: its train side keeps it, eval-side copies go
+        for idx in members.values():
+            sides = {given[i] for i in idx if given[i] in SPLIT_ORDER}
+            if len(sides) < 2:
+                continue
+            home = min(sides, key=SPLIT_ORDER.index)
+            ref = min((i for i in idx if given[i] == home), key=rank)
+            for i in idx:
+                if given[i] in sides and given[i] != home:
+                    rows[i].add(policy.action("split_leak"), "split_leak",
+                                f"split_leak: {given[i]} copy of {paths[ref]} (given {home}); "
+                                f"the {home} side keeps the image, so {given[i]} stays clean")
 
     def why(keeper: int, other: int) -> str:
         if px[keeper] != px[other]:

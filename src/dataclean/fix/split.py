@@ -59,13 +59,51 @@ def assign_splits(
     ratios: str | Sequence[float] = DEFAULT_SPLIT,
     seed: int = DEFAULT_SEED,
     min_class_size: int = DEFAULT_MIN_CLASS_SIZE,
+    resplit: bool = False,
 ) -> pd.Series:
     """Return ``train``/``val``/``test`` for every row of ``df`` (uses ``path``, ``label``, ``group``).
 
     A cluster whose members carry several labels is placed with its most common label. A label
     with fewer than ``min_class_size`` rows goes wholly to train: it is too small to evaluate on,
     and every image is needed to learn it. Deterministic for a given ``seed`` and input rows.
+
+    When ``df`` has a ``given_split`` (the dataset came split) and not ``resplit``, that split is
+    kept: see :func:`keep_given_split`.
     """
+    if not resplit and "given_split" in df.columns and df["given_split"].isin(SPLITS).any():
+        return keep_given_split(df, ratios, seed, min_class_size)
+    return _stratified(df, ratios, seed, min_class_size)
+
+
+def keep_given_split(df: pd.DataFrame, ratios: str | Sequence[float] = DEFAULT_SPLIT, seed: int = DEFAULT_SEED,
+                     min_class_size: int = DEFAULT_MIN_CLASS_SIZE) -> pd.Series:
+    """Given test stays test and given train stays train. Without a given val, val is carved out of the
+    given train (stratified and group-aware, ``val / (train + val)`` of it by ``ratios``). A row without
+    a given split joins its cluster's given split, or is split by ``ratios`` like an unsplit dataset."""
+    t, v, _ = parse_split(ratios)
+    given = df["given_split"].where(df["given_split"].isin(SPLITS), "").astype(object)
+    result = given.copy().rename("split")
+    train = given.eq("train")
+    if not given.eq("val").any() and train.any() and v > 0:
+        result[train] = _stratified(df[train], (t, v, 0.0), seed, min_class_size)
+    loose = given.eq("")
+    if loose.any():
+        groups = df["group"].astype(str).str.strip() if "group" in df.columns else pd.Series("", index=df.index)
+        side = {g: s for g, s in zip(groups[~loose], result[~loose]) if g}
+        joined = pd.Series([side.get(g, "") for g in groups[loose]], index=groups[loose].index, dtype=object)
+        result[joined.index] = joined
+        rest = joined.eq("")
+        if rest.any():
+            result[rest[rest].index] = _stratified(df.loc[rest[rest].index], ratios, seed, min_class_size)
+    return result.astype(object)
+
+
+def _stratified(
+    df: pd.DataFrame,
+    ratios: str | Sequence[float],
+    seed: int,
+    min_class_size: int,
+) -> pd.Series:
     ratios = parse_split(ratios)
     paths = [str(p) for p in df["path"].tolist()]
     labels = ["" if not isinstance(v, str) else v for v in df["label"].tolist()]

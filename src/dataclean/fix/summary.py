@@ -40,10 +40,21 @@ def summarize(plan: FixPlan) -> dict[str, Any]:
         "by_check": by_check,
         "by_class": by_class,
         "split": {s: int((d["split"] == s).sum()) for s in SPLITS},
+        "split_mode": _split_mode(d, plan.policy.resplit),
         "policy": {"actions": dict(plan.policy.actions), "split": list(plan.policy.split),
-                   "seed": plan.policy.seed, "min_class_size": small},
+                   "seed": plan.policy.seed, "min_class_size": small, "resplit": plan.policy.resplit},
         "quarantine": {"planned": len(plan.moves)},
     }
+
+
+def _split_mode(d: Any, resplit: bool) -> str:
+    """How the split was made: given (kept from the dataset), given with val carved, or stratified."""
+    given = d["given_split"] if "given_split" in d.columns else None
+    if given is None or not given.isin(SPLITS).any():
+        return "stratified"
+    if resplit:
+        return "stratified (--resplit: given split ignored)"
+    return "given" if given.eq("val").any() else "given (val carved from the given train)"
 
 
 def _table(title: str, columns: list[str]) -> Table:
@@ -69,7 +80,8 @@ def render_summary(summary: dict[str, Any]) -> RenderableType:
                         *(str(row[x]) for x in ("total", "keep", "review", "drop", *SPLITS)))
     s = summary["split"]
     parts: list[RenderableType] = [head, Text(""), checks, Text(""), classes,
-                                   Text(f"split: train {s['train']}, val {s['val']}, test {s['test']}")]
+                                   Text(f"split: train {s['train']}, val {s['val']}, test {s['test']}"
+                                        f" ({summary.get('split_mode', 'stratified')})")]
     if any(r["train_only"] for r in summary["by_class"]):
         parts.append(Text(f"* fewer than {summary['policy']['min_class_size']} kept images: "
                           f"all in train, not evaluated", style="yellow"))

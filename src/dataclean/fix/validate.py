@@ -110,6 +110,13 @@ def load_manifest(path: str | os.PathLike[str]) -> pd.DataFrame:
         df[column] = df[column].astype(str).where(df[column].notna(), "")
     for column in _NUMERIC:
         _numbers(df, column, where, integer=column != "mtime")  # validation only: raises naming the first bad cell
+    if "given_split" in df.columns:
+        df["given_split"] = df["given_split"].astype(str).where(df["given_split"].notna(), "").str.strip()
+        bad = ~df["given_split"].isin(["", "train", "val", "test"])
+        if bad.any():
+            i = bad.to_numpy().nonzero()[0][0]
+            raise DatacleanError(f"manifest {where}: given_split {df['given_split'].iloc[i]!r} in row {i + 2} "
+                                 f"(path {df['path'].iloc[i]}) is not train, val, test or empty")
     empty = df["path"].str.strip().eq("") | df["root"].str.strip().eq("")
     if empty.any():
         i = empty.to_numpy().nonzero()[0][0]
