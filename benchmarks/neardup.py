@@ -10,6 +10,11 @@ Three hash distributions (seeded):
   (re-encoded near-duplicates), so there are many true pairs and crowded buckets.
 
     python benchmarks/neardup.py [--sizes 10000,100000,1000000] [--max-distance 6] [--check]
+                                 [--identical 8000] [--reference 2000]
+
+``--identical N`` then times the audit's duplicate clustering (``AuditContext.clusters``: pair
+search, thumbnail verification, exact groups) on N byte-identical images against N distinct ones;
+``--reference M`` also times the pre-collapse path (verifying every pair of rows) on M copies.
 """
 
 from __future__ import annotations
@@ -22,7 +27,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from dataclean.neardup import pairs_within, pairs_within_bruteforce
+from dataclean.checks import AuditContext
+from dataclean.hashing import from_hex, signatures_batch
+from dataclean.neardup import pairs_within, pairs_within_bruteforce, verified_pairs
+from dataclean.table import Table
 
 _CHUNK = 100_000
 
@@ -83,6 +91,37 @@ def check(hashes: np.ndarray, max_distance: int) -> None:
         raise SystemExit(f"MISMATCH on n={len(hashes)}: fast {len(fast)} pairs, brute force {len(slow)}")
 
 
+def records(n: int, identical: bool, rng: np.random.Generator) -> AuditContext:
+    """An audit context of n decoded images: n distinct random ones, or n copies of one (same MD5)."""
+    pixels = rng.integers(0, 256, size=(1 if identical else n, 32 * 32), dtype=np.uint8)
+    phash, mirror, thumbs = signatures_batch(pixels.tobytes())
+    if identical:
+        phash, mirror, thumbs = phash * n, mirror * n, thumbs * n
+    md5 = ["0" * 32] * n if identical else [f"{i:032x}" for i in range(n)]
+    table = Table({"path": [f"c/{i}.jpg" for i in range(n)], "md5": md5, "phash": phash, "phash_mirror": mirror})
+    return AuditContext(table=table, thumbs=np.frombuffer(b"".join(thumbs), np.uint8).reshape(n, 16, 16))
+
+
+def clustering(n: int, identical: bool, seed: int) -> tuple[float, float, int]:
+    """Seconds, traced peak MiB and number of grouped rows of the audit's duplicate clustering."""
+    ctx = records(n, identical, np.random.default_rng(seed))
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    grouped = int((ctx.clusters.group != "").sum())
+    seconds = time.perf_counter() - t0
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return seconds, peak / 2**20, grouped
+
+
+def reference(n: int, seed: int) -> float:
+    """Seconds of the pre-collapse path on n identical copies: verify every pair of rows."""
+    ctx = records(n, True, np.random.default_rng(seed))
+    t0 = time.perf_counter()
+    verified_pairs(from_hex(ctx.table["phash"]), from_hex(ctx.table["phash_mirror"]), ctx.thumbs, 8, 0.99)
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated n values")
@@ -91,8 +130,10 @@ def main() -> None:
     ap.add_argument("--check", action="store_true", help="compare with brute force on the first --check-size hashes")
     ap.add_argument("--check-size", type=int, default=5000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--identical", type=int, default=8000, help="time clustering of N identical vs N distinct images (0: skip)")
+    ap.add_argument("--reference", type=int, default=0, help="also time the pre-collapse path on M identical copies")
     args = ap.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes = [int(s) for s in args.sizes.split(",") if s]
 
     print(f"pairs_within, max_distance={args.max_distance}")
     print(f"{'distribution':<12} {'n':>9} {'seconds':>9} {'peak MiB':>9} {'maxrss MiB':>10} {'pairs':>10}")
@@ -106,6 +147,18 @@ def main() -> None:
             print(f"{name:<12} {n:>9} {seconds:>9.2f} {peak:>9.1f} {rss:>10.0f} {count:>10}", flush=True)
     if args.check:
         print(f"check: fast path == brute force on the first {args.check_size} hashes of every run")
+    if args.identical:
+        n = args.identical
+        print(f"\nduplicate clustering (AuditContext.clusters), max_distance=8, n={n}")
+        print(f"{'images':<10} {'seconds':>9} {'peak MiB':>9} {'grouped':>8}")
+        timing = {}
+        for kind in ("distinct", "identical"):
+            timing[kind], peak, grouped = clustering(n, kind == "identical", args.seed)
+            print(f"{kind:<10} {timing[kind]:>9.3f} {peak:>9.1f} {grouped:>8}", flush=True)
+        print(f"identical / distinct: {timing['identical'] / timing['distinct']:.2f}x (target <= 2x)")
+    if args.reference:
+        print(f"pre-collapse path (every pair verified), {args.reference} identical copies: "
+              f"{reference(args.reference, args.seed):.2f} s")
 
 
 if __name__ == "__main__":

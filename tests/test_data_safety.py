@@ -72,7 +72,7 @@ def test_edited_audit_manifest_is_refused(tmp_path: Path, edit: str) -> None:
     elif edit == "dotdot-root":
         df["root"] = str(root / ".." / "elsewhere")
         df.to_csv(manifest, index=False)
-        expected = f"manifest {manifest} was modified after the audit"
+        expected = f"manifest {manifest} does not match the summary.json beside it (its SHA-256 differs"
     else:
         data = manifest.read_bytes()
         manifest.write_bytes(data[: data.index(b"\n") + 40])  # header + part of a row

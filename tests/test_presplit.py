@@ -130,7 +130,7 @@ def test_leak_between_val_and_test_keeps_val(tmp_path: Path) -> None:
 def test_layout_classes_override_reads_split_folders_as_classes(presplit: Path) -> None:
     result = run_audit(presplit, workers=0, layout=LayoutOptions("classes"))
     assert sorted(result.summary["classes"]) == ["test", "train", "validation"]
-    assert result.skipped["split_leak"] == "no given split (not a pre-split layout or split index)"
+    assert result.skipped["split_leak"] == "no given split (not a pre-split dataset)"
     conflicted = {result.table["path"][f.row] for f in result.findings["label_conflict"] if f.row is not None}
     assert conflicted == LEAKS
 

@@ -110,4 +110,5 @@ def test_outputs_get_the_permissions_open_would_give(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "audit").iterdir()}
-    assert modes == {"manifest.csv": 0o644, "issues.csv": 0o644, "summary.json": 0o644, ".dataclean-folder.json": 0o644}
+    assert modes == {"manifest.csv": 0o644, "issues.csv": 0o644, "summary.json": 0o644,
+                     ".dataclean-folder.json": 0o644, ".dataclean.lock": 0o644}

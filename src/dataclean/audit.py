@@ -10,6 +10,7 @@ import csv
 import os
 import statistics
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -22,12 +23,12 @@ from dataclean import __version__
 from dataclean.checks import REGISTRY, AuditContext, Finding, ordered_checks
 from dataclean.errors import DatacleanError, first_line
 from dataclean.fix.policy import decide_columns
-from dataclean.inspect import DEFAULT_MAX_PIXELS, Record, record_fields, thumbs_array
+from dataclean.inspect import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, Record, record_fields, thumbs_array
 from dataclean.io import write_json
 from dataclean.launch import StartedAudit, start_audit
 from dataclean.layout import SPLIT_ORDER, LayoutOptions, tree_reasons
 from dataclean.manifest import ISSUE_COLUMNS, MANIFEST_COLUMNS, manifest_digest
-from dataclean.safety import write_marker
+from dataclean.safety import crashpoint, free_space, write_marker
 from dataclean.scan import ScanResult
 from dataclean.table import Table
 
@@ -124,6 +125,7 @@ def run_audit(
     params: dict[str, dict[str, Any]] | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     on_progress: Callable[[int], None] | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
     layout: LayoutOptions | None = None,
 ) -> AuditResult:
     """Audit the dataset at ``root``. ``workers=None`` uses every core; 0 runs in-process.
@@ -132,8 +134,8 @@ def run_audit(
     --class-names); by default the layout is detected (class folders, split folders or flat).
     """
     labels_file = read_labels_file(labels_path) if labels_path else None
-    return finish_audit(start_audit(root, workers, labels_path, max_pixels, layout=layout), labels_file, labels_path,
-                        params, on_progress)
+    return finish_audit(start_audit(root, workers, labels_path, max_pixels, layout=layout, max_bytes=max_bytes),
+                        labels_file, labels_path, params, on_progress)
 
 
 def finish_audit(
@@ -159,22 +161,51 @@ def finish_audit(
     issues = _issues_table(manifest, findings)
     timing = {"inspect_s": round(inspected - started, 3), "total_s": round(time.perf_counter() - started, 3)}
     summary = _summary(manifest, found, findings, skipped, ctx, n_workers, max_pixels, labels_path, timing)
+    summary["parameters"]["max_file_mb"] = job.max_bytes / 1e6
     return AuditResult(table=manifest, issue_table=issues, summary=summary, findings=findings, skipped=skipped)
 
 
 def write_outputs(result: AuditResult, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
+    """Write manifest.csv, issues.csv and summary.json into ``out_dir`` as one set.
+
+    Each file is written atomically, and summary.json last: it records the row count and SHA-256 of
+    the other two and a generation id. An audit killed between two renames leaves a summary that does
+    not match the new manifest, which ``fix`` then refuses. Temporaries a killed audit left behind
+    are removed first (the caller holds the folder's lock, so none is another writer's).
+    """
     out = Path(out_dir)
     write_marker(out, "audit")  # the scan skips this folder should it lie inside a dataset
     paths = {"manifest": out / "manifest.csv", "issues": out / "issues.csv", "summary": out / "summary.json"}
+    _remove_stale_temporaries(out, [p.name for p in paths.values()])
+    current = paths["manifest"]
     try:
-        result.table.write_csv(paths["manifest"])
-        result.issue_table.write_csv(paths["issues"])
-        # what fix checks before trusting the manifest: a truncated or edited one is refused
+        result.table.write_csv(current)
+        crashpoint()
+        current = paths["issues"]
+        result.issue_table.write_csv(current)
+        # what fix checks before trusting the manifest: a truncated, edited or mismatched one is refused
         result.summary["manifest"] = {"rows": len(result.table), "sha256": manifest_digest(paths["manifest"])}
-        write_json(result.summary, paths["summary"])
+        result.summary["issues_file"] = {"rows": len(result.issue_table), "sha256": manifest_digest(paths["issues"])}
+        result.summary["generation"] = uuid.uuid4().hex
+        current = paths["summary"]
+        write_json(result.summary, current)
     except OSError as exc:
-        raise DatacleanError(f"cannot write outputs to {out}: {exc.strerror or exc}") from exc
+        raise DatacleanError(f"cannot write {current}: {exc.strerror or exc} ({free_space(str(out))})") from exc
     return paths
+
+
+def _remove_stale_temporaries(out: Path, names: list[str]) -> None:
+    """Remove ``.NAME.*.tmp`` files (atomic_write's temporaries) of the outputs ``names`` in ``out``."""
+    try:
+        entries = os.listdir(out)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.endswith(".tmp") and any(entry.startswith(f".{name}.") for name in names):
+            try:
+                os.unlink(out / entry)
+            except OSError:
+                pass
 
 
 def _table(found: ScanResult, records: list[Record], labels_file: dict[str, str] | None) -> Table:

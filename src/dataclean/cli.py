@@ -61,7 +61,8 @@ class DatacleanGroup(click.Group):
 @click.group(cls=DatacleanGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="dataclean")
 def main() -> None:
-    """Audit, clean and train on image-classification datasets laid out as DATA/<class>/<image>.
+    """Audit, clean and train on image-classification datasets: DATA/<class>/<image>, pre-split
+    DATA/<train|val|test>/<class>/<image>, or images with index files (see `dataclean audit --help`).
 
     \b
     Typical flow:
@@ -109,13 +110,15 @@ def _check_list(value: str | None) -> list[str]:
               help="Override a check parameter, e.g. --set dark.max_brightness=0.05 (repeatable; see `dataclean checks`).")
 @click.option("--max-pixels", type=click.IntRange(min=1), default=None,
               help="Decompression-bomb cap: images with more pixels are reported as too_large [default: 89,478,485].")
+@click.option("--max-file-mb", type=click.IntRange(min=1), default=None,
+              help="Files bigger than this are hashed in chunks, not decoded, and reported as too_large [default: 512].")
 @click.option("--format", "fmt", type=click.Choice(["rich", "json"]), default="rich", show_default=True,
               help="rich: the terminal report; json: the summary as JSON on stdout, for scripts.")
 @click.option("--examples", default=3, show_default=True, type=click.IntRange(min=0), help="Example files shown per check.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or report; one summary line (for CI logs).")
 def audit(data: str, out: str, workers: int | None, labels: str | None, layout: str, index: tuple[str, ...],
-          class_names: str | None, fail_on: str, settings: tuple[str, ...], max_pixels: int | None, fmt: str,
-          examples: int, quiet: bool) -> None:
+          class_names: str | None, fail_on: str, settings: tuple[str, ...], max_pixels: int | None,
+          max_file_mb: int | None, fmt: str, examples: int, quiet: bool) -> None:
     """Audit the image dataset in DATA: DATA/<class>/<image>, pre-split DATA/<train|val|test>/<class>/<image>,
     a flat folder of images, or any folder with index files (--index).
 
@@ -138,8 +141,8 @@ def audit(data: str, out: str, workers: int | None, labels: str | None, layout: 
       dataclean audit data/ --out audit/ --workers 2 --fail-on corrupt,exact_duplicate
       dataclean audit data/ --set near_duplicate.max_distance=6 --format json
       dataclean audit clothing/ --layout classes        # a real class called "test": no split detection
-      dataclean audit ip102/images --index ip102/train.txt --index ip102/val.txt --index ip102/test.txt \
-          --class-names ip102/classes.txt
+      dataclean audit ip102/images --index ip102/train.txt --index ip102/val.txt
+          --index ip102/test.txt --class-names ip102/classes.txt    # IP102: lists + class names
     """
     import json
     import os
@@ -148,46 +151,50 @@ def audit(data: str, out: str, workers: int | None, labels: str | None, layout: 
     # spin at numpy's import (~0.1 s of CPU) for matrix products too small to share. Before numpy loads.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-    from dataclean.inspect import DEFAULT_MAX_PIXELS
+    from dataclean.inspect import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
     from dataclean.launch import start_audit
     from dataclean.layout import layout_options
 
     # Submit the files to the workers first: everything imported below (the checks, the report) is
     # loaded while they decode.
     job = start_audit(data, workers=workers, labels_path=labels, max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
-                      out_dir=out, layout=layout_options(layout, index, class_names))
-    try:
-        from rich.console import Console
+                      out_dir=out, layout=layout_options(layout, index, class_names),
+                      max_bytes=max_file_mb * 1_000_000 if max_file_mb else DEFAULT_MAX_BYTES)
+    try:  # the --out folder stays locked until its outputs are written
+        try:
+            from rich.console import Console
 
-        from dataclean.audit import finish_audit, parse_params, read_labels_file, write_outputs
-        from dataclean.report import audit_report
+            from dataclean.audit import finish_audit, parse_params, read_labels_file, write_outputs
+            from dataclean.report import audit_report
 
-        fail_checks = _check_list(fail_on)
-        params = parse_params(settings)
-        labels_file = read_labels_file(labels) if labels else None
-    except BaseException:
-        job.inspection.close()
-        raise
-    err = Console(stderr=True)
-    # a live bar only where someone can see it (rich draws nothing on a pipe or file anyway)
-    with _Progress(err, enabled=fmt == "rich" and not quiet and err.is_terminal) as progress:
-        progress.start(len(job.found.paths))
-        result = finish_audit(job, labels_file, labels, params, on_progress=progress.advance)
-    written = write_outputs(result, out)
-    fired = [c for c in fail_checks if result.findings.get(c)]
-    if fmt == "json":
-        click.echo(json.dumps(result.summary, indent=2, sort_keys=True, default=str))
-    elif quiet:
-        counts = ", ".join(f"{n} {result.summary['checks'][n]['files'] or len(result.findings[n])}" for n in result.fired)
-        click.echo(f"audited {result.summary['files']} files: {counts or 'no issues'}; outputs in {out}/")
-    else:
-        console = Console(emoji=False)  # file and class names are shown as they are: no :emoji: codes
-        console.print(audit_report(result, examples))
-        console.print(f"Wrote {', '.join(str(p) for p in written.values())}", style="dim", markup=False,
-                      highlight=False)
-    if fired:
-        err.print(f"[red]failing: {', '.join(fired)} found issues (--fail-on)[/red]")
-        raise SystemExit(1)
+            fail_checks = _check_list(fail_on)
+            params = parse_params(settings)
+            labels_file = read_labels_file(labels) if labels else None
+        except BaseException:
+            job.inspection.close()
+            raise
+        err = Console(stderr=True)
+        # a live bar only where someone can see it (rich draws nothing on a pipe or file anyway)
+        with _Progress(err, enabled=fmt == "rich" and not quiet and err.is_terminal) as progress:
+            progress.start(len(job.found.paths))
+            result = finish_audit(job, labels_file, labels, params, on_progress=progress.advance)
+        written = write_outputs(result, out)
+        fired = [c for c in fail_checks if result.findings.get(c)]
+        if fmt == "json":
+            click.echo(json.dumps(result.summary, indent=2, sort_keys=True, default=str))
+        elif quiet:
+            counts = ", ".join(f"{n} {result.summary['checks'][n]['files'] or len(result.findings[n])}" for n in result.fired)
+            click.echo(printable(f"audited {result.summary['files']} files: {counts or 'no issues'}; outputs in {out}/"))
+        else:
+            console = Console(emoji=False)  # file and class names are shown as they are: no :emoji: codes
+            console.print(audit_report(result, examples))
+            console.print(printable(f"Wrote {', '.join(str(p) for p in written.values())}"), style="dim", markup=False,
+                          highlight=False)
+        if fired:
+            err.print(f"[red]failing: {', '.join(fired)} found issues (--fail-on)[/red]")
+            raise SystemExit(1)
+    finally:
+        job.release()
 
 
 @main.command(name="checks")

@@ -43,22 +43,45 @@ def find_clusters(ctx: AuditContext, max_distance: int, min_similarity: float) -
             twin_src += rows
             twin_dst += [rows[0]] * len(rows)
 
+    # Byte-identical files have identical hashes and thumbnails: search and verify one representative
+    # per MD5, then give every copy its representative's pairs. Comparing 8,000 copies of one image
+    # pairwise (32 million pairs, all then discarded as same-MD5) was the audit's only quadratic step.
+    reps = np.array([rows[0] for rows in by_md5.values()], dtype=np.int64)
     phash, mirror = table["phash"], table["phash_mirror"]
     sub = verified_pairs(
-        from_hex([phash[r] for r in decoded]),
-        from_hex([mirror[r] for r in decoded]),
-        ctx.thumbs[decoded],
+        from_hex([phash[r] for r in reps]),
+        from_hex([mirror[r] for r in reps]),
+        ctx.thumbs[reps],
         max_distance=max_distance,
         min_similarity=min_similarity,
     )
-    i, j = decoded[sub["i"]], decoded[sub["j"]]
-    keep = md5[i] != md5[j] if len(i) else np.zeros(0, dtype=bool)
-    near = {**{k: v[keep] for k, v in sub.items()}, "i": i[keep], "j": j[keep]}
+    near = _expand(sub, [by_md5[md5[r]] for r in reps.tolist()], n)
 
     src = np.concatenate([np.array(twin_src, dtype=np.int64), near["i"].astype(np.int64)])
     dst = np.concatenate([np.array(twin_dst, dtype=np.int64), near["j"].astype(np.int64)])
     group = _component_ids(n, src, dst)
     return Clusters(exact_key=exact_key, near_pairs=near, group=group)
+
+
+def _expand(sub: dict[str, np.ndarray], copies: list[list[int]], n: int) -> dict[str, np.ndarray]:
+    """Pairs between representatives -> pairs between every copy of one and every copy of the other
+    (table rows, ``i < j``, sorted by ``i, j``: what pairing all rows would have given, minus same-MD5 pairs)."""
+    sizes = np.array([len(c) for c in copies], dtype=np.int64)
+    if len(sub["i"]) == 0 or (sizes == 1).all():
+        reps = np.array([c[0] for c in copies], dtype=np.int64)
+        return {**sub, "i": reps[sub["i"]], "j": reps[sub["j"]]}
+    flat = np.array([r for c in copies for r in c], dtype=np.int64)
+    start = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    a, b = sub["i"].astype(np.int64), sub["j"].astype(np.int64)
+    per_pair = sizes[a] * sizes[b]
+    pair = np.repeat(np.arange(len(a)), per_pair)
+    k = np.arange(int(per_pair.sum())) - np.repeat(np.cumsum(per_pair) - per_pair, per_pair)
+    x = flat[start[a][pair] + k // sizes[b][pair]]
+    y = flat[start[b][pair] + k % sizes[b][pair]]
+    i, j = np.minimum(x, y), np.maximum(x, y)
+    order = np.argsort(i * n + j, kind="stable")
+    out = {key: v[pair][order] for key, v in sub.items() if key not in ("i", "j")}
+    return {"i": i[order], "j": j[order], **out}
 
 
 def components(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:

@@ -18,6 +18,7 @@ import builtins
 import hashlib
 import io
 import os
+import stat
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from dataclean.hashing import THUMB_SIZE, reduce32_core, signatures_batch, stack32
+from dataclean.safety import file_kind
 
 #: Error codes a record can carry, and what they mean.
 ERROR_CODES: dict[str, str] = {
@@ -36,8 +38,9 @@ ERROR_CODES: dict[str, str] = {
     "not_an_image": "no image format recognised the file's bytes",
     "truncated": "the image data ends early",
     "decode_error": "the header was read but the pixels could not be decoded",
-    "too_large": "more pixels than the decompression-bomb cap allows",
+    "too_large": "more pixels than the decompression-bomb cap allows, or more bytes than --max-file-mb",
     "unreadable": "the file could not be read (permissions, I/O error)",
+    "not_regular": "not a regular file (a FIFO, device or socket): never opened for reading",
     "tf_unsupported": "Pillow decodes it but TensorFlow's decoders cannot",
 }
 
@@ -48,6 +51,13 @@ TF_FORMATS = frozenset({"JPEG", "MPO", "PNG", "GIF", "BMP", "WEBP"})
 
 #: Default cap on width * height before decoding (Pillow's own MAX_IMAGE_PIXELS default).
 DEFAULT_MAX_PIXELS = 89_478_485
+#: Default cap on a file's size for reading it into memory and decoding it (--max-file-mb): far above
+#: any photo (a 100-megapixel camera JPEG is ~50 MB), well below a worker's 3 GiB address-space cap.
+#: Bigger files are hashed in chunks and reported as too_large.
+DEFAULT_MAX_FILE_MB = 512
+DEFAULT_MAX_BYTES = DEFAULT_MAX_FILE_MB * 1_000_000
+_HASH_CHUNK = 1 << 20
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)  # a FIFO must not block open(); no effect on files
 
 #: Longer side of the small image metrics and hashes are computed on. JPEGs are decoded by DCT
 #: scaling straight to at least DRAFT_SIDE on each side (1/2..1/8 of full size), luma only; other
@@ -105,10 +115,10 @@ class Reduced:
 Staged = tuple[Record, "Reduced | None"]
 
 
-def inspect_file(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> Record:
+def inspect_file(path: str, max_pixels: int = DEFAULT_MAX_PIXELS, max_bytes: int = DEFAULT_MAX_BYTES) -> Record:
     """Inspect one file; never raises for a bad file (the error is in the record)."""
     with quiet_decoders():
-        return complete([decode_file(path, max_pixels)])[0]
+        return complete([decode_file(path, max_pixels, max_bytes)])[0]
 
 
 def inspect_bytes(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, rec: Record | None = None) -> Record:
@@ -117,28 +127,58 @@ def inspect_bytes(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, rec: Record
         return complete([decode_bytes(data, max_pixels, rec)])[0]
 
 
-def inspect_files(paths: list[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> list[Record]:
+def inspect_files(paths: list[str], max_pixels: int = DEFAULT_MAX_PIXELS,
+                  max_bytes: int = DEFAULT_MAX_BYTES) -> list[Record]:
     """Inspect many files: decoded one by one, metrics and hashes computed for all of them at once."""
     with quiet_decoders():
-        return complete([decode_file(p, max_pixels) for p in paths])
+        return complete([decode_file(p, max_pixels, max_bytes) for p in paths])
 
 
-def decode_file(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> Staged:
-    """Read and decode one file (the per-file half of inspection; see :func:`complete`)."""
+def decode_file(path: str, max_pixels: int = DEFAULT_MAX_PIXELS, max_bytes: int = DEFAULT_MAX_BYTES) -> Staged:
+    """Read and decode one file (the per-file half of inspection; see :func:`complete`).
+
+    Only a regular file is read (a FIFO, device or socket is recorded as ``not_regular`` without a
+    read that could block forever or never end), and at most ``max_bytes`` of it are held in memory:
+    a bigger file is hashed in chunks and recorded as ``too_large``.
+    """
     rec = Record()
     try:
-        with open(path, "rb") as fh:
-            st = os.fstat(fh.fileno())
-            rec.bytes, rec.mtime = st.st_size, st.st_mtime
-            data = fh.read()
+        fd = os.open(path, _OPEN_FLAGS)
     except OSError as exc:
         try:  # keep the real size and mtime, so that fix can tell the file has not changed since
             st = os.stat(path)
             rec.bytes, rec.mtime = st.st_size, st.st_mtime
+            if not stat.S_ISREG(st.st_mode):
+                return _fail(rec, "not_regular", f"{file_kind(st.st_mode)}, not a regular file: not read"), None
         except OSError:
             pass
         return _fail(rec, "unreadable", f"{type(exc).__name__}: {exc.strerror or exc}"), None
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            st = os.fstat(fd)
+            rec.bytes, rec.mtime = st.st_size, st.st_mtime
+            if not stat.S_ISREG(st.st_mode):
+                return _fail(rec, "not_regular", f"{file_kind(st.st_mode)}, not a regular file: not read"), None
+            data = fh.read(st.st_size + 1) if st.st_size <= max_bytes else b""  # one read, sized like read()
+            if len(data) > st.st_size:  # it grew since fstat: read on, up to the cap
+                data += fh.read(max_bytes + 1 - len(data))
+            if st.st_size > max_bytes or len(data) > max_bytes:
+                return _hash_only(rec, fh, data, max_bytes), None
+    except OSError as exc:
+        return _fail(rec, "unreadable", f"{type(exc).__name__}: {exc.strerror or exc}"), None
     return decode_bytes(data, max_pixels, rec)
+
+
+def _hash_only(rec: Record, fh: Any, head: bytes, max_bytes: int) -> Record:
+    """MD5 and size of a file too big to decode, read in bounded chunks; recorded as too_large."""
+    h = hashlib.md5(head)
+    size = len(head)
+    while block := fh.read(_HASH_CHUNK):
+        h.update(block)
+        size += len(block)
+    rec.md5, rec.bytes = h.hexdigest(), size
+    return _fail(rec, "too_large", f"file is {size / 1e6:,.1f} MB, over the --max-file-mb cap of "
+                                   f"{max_bytes / 1e6:,.0f} MB: hashed, not decoded")
 
 
 def decode_bytes(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, rec: Record | None = None) -> Staged:

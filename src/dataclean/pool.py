@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import resource
 import signal
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -18,7 +20,16 @@ from functools import partial
 from operator import attrgetter
 from typing import Any
 
-from dataclean.inspect import DEFAULT_MAX_PIXELS, Record, Staged, complete, decode_file, inspect_files, quiet_decoders
+from dataclean.inspect import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_PIXELS,
+    Record,
+    Staged,
+    complete,
+    decode_file,
+    inspect_files,
+    quiet_decoders,
+)
 
 DEFAULT_MEMORY_LIMIT = 3 * 1024**3  # bytes of address space per worker
 DEFAULT_TIMEOUT = 60  # seconds per file
@@ -32,7 +43,17 @@ def _on_alarm(signum: int, frame: object) -> None:
     raise _FileTimeout()
 
 
-def _worker_init(memory_limit: int | None) -> None:
+def _watch_parent(parent: int, every: float = 0.2) -> None:
+    """Exit as soon as the audit that started this worker is gone (SIGKILL/SIGTERM leave no time to
+    stop the pool): the worker is then re-parented, and its parent pid changes."""
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(1)
+
+
+def _worker_init(memory_limit: int | None, parent: int | None = None) -> None:
+    if parent is not None:  # a daemon thread: no import, nothing to clean up
+        threading.Thread(target=_watch_parent, args=(parent,), name="watch-parent", daemon=True).start()
     # Decoders (libtiff, openjpeg) print to the C-level stderr; keep the user's terminal clean.
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
@@ -44,12 +65,12 @@ def _worker_init(memory_limit: int | None) -> None:
     signal.signal(signal.SIGALRM, _on_alarm)
 
 
-def decode_guarded(path: str, max_pixels: int, timeout: int) -> Staged:
+def decode_guarded(path: str, max_pixels: int, timeout: int, max_bytes: int = DEFAULT_MAX_BYTES) -> Staged:
     """decode_file with a time limit (runs in a worker; a MemoryError under the worker's memory cap
     is already recorded by decode_file as a decode error)."""
     signal.alarm(timeout)
     try:
-        return decode_file(path, max_pixels)
+        return decode_file(path, max_pixels, max_bytes)
     except _FileTimeout:
         return Record(error="decode_error", error_detail=f"decoding took longer than {timeout} s"), None
     finally:
@@ -62,9 +83,9 @@ _as_tuple = attrgetter(*Record.__dataclass_fields__)
 _Pending = dict[Future[list[tuple[Any, ...]]], range]  # a submitted chunk's future -> its rows
 
 
-def _run_chunk(paths: Sequence[str], max_pixels: int, timeout: int) -> list[tuple[Any, ...]]:
+def _run_chunk(paths: Sequence[str], max_pixels: int, timeout: int, max_bytes: int = DEFAULT_MAX_BYTES) -> list[tuple[Any, ...]]:
     with quiet_decoders():
-        return [_as_tuple(r) for r in complete([decode_guarded(p, max_pixels, timeout) for p in paths])]
+        return [_as_tuple(r) for r in complete([decode_guarded(p, max_pixels, timeout, max_bytes) for p in paths])]
 
 
 def _chunks(n: int, workers: int, most: int = 64) -> list[range]:
@@ -91,8 +112,9 @@ class Inspection:
         max_pixels: int = DEFAULT_MAX_PIXELS,
         timeout: int = DEFAULT_TIMEOUT,
         memory_limit: int | None = DEFAULT_MEMORY_LIMIT,
+        max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
-        self.paths, self.workers = list(paths), workers
+        self.paths, self.workers, self.max_bytes = list(paths), workers, max_bytes
         self.max_pixels, self.timeout, self.memory_limit = max_pixels, timeout, memory_limit
         self._executor: ProcessPoolExecutor | None = None
         self._pending: _Pending = {}
@@ -101,8 +123,8 @@ class Inspection:
             self._executor, self._pending = self._submit(chunks, min(workers, len(chunks)))
 
     def _submit(self, chunks: list[range], workers: int) -> tuple[ProcessPoolExecutor, _Pending]:
-        run = partial(_run_chunk, max_pixels=self.max_pixels, timeout=self.timeout)
-        ex = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init, initargs=(self.memory_limit,))
+        run = partial(_run_chunk, max_pixels=self.max_pixels, timeout=self.timeout, max_bytes=self.max_bytes)
+        ex = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init, initargs=(self.memory_limit, os.getpid()))
         return ex, {ex.submit(run, [self.paths[i] for i in c]): c for c in chunks}
 
     def results(self, on_progress: Callable[[int], None] | None = None) -> list[Record]:
@@ -110,7 +132,7 @@ class Inspection:
         if self.workers == 0:
             out: list[Record] = []
             for c in _chunks(len(self.paths), 1):
-                out.extend(inspect_files(self.paths[c.start : c.stop], self.max_pixels))
+                out.extend(inspect_files(self.paths[c.start : c.stop], self.max_pixels, self.max_bytes))
                 if on_progress:
                     on_progress(len(c))
             return out
@@ -160,6 +182,7 @@ def inspect_many(
     timeout: int = DEFAULT_TIMEOUT,
     memory_limit: int | None = DEFAULT_MEMORY_LIMIT,
     on_progress: Callable[[int], None] | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> list[Record]:
     """Inspect ``paths`` and return their records in the same order (see :class:`Inspection`)."""
-    return Inspection(paths, workers, max_pixels, timeout, memory_limit).results(on_progress)
+    return Inspection(paths, workers, max_pixels, timeout, memory_limit, max_bytes).results(on_progress)

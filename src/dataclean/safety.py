@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import posixpath
@@ -41,6 +42,15 @@ def crashpoint() -> None:
     _crash_count += 1
     if _crash_count == int(at):
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, from its ``st_mode``: "FIFO", "character device", ..."""
+    for test, name in ((stat.S_ISFIFO, "FIFO"), (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
+                       (stat.S_ISSOCK, "socket"), (stat.S_ISDIR, "folder"), (stat.S_ISLNK, "symlink")):
+        if test(mode):
+            return name
+    return "regular file" if stat.S_ISREG(mode) else "special file"
 
 
 def write_marker(folder: str | os.PathLike[str], kind: str, **info: Any) -> None:
@@ -81,6 +91,29 @@ def is_marked(folder: str, filenames: list[str]) -> bool:
     if MARKER in filenames and read_marker(folder) is not None:
         return True
     return "journal.jsonl" in filenames and is_dataclean_journal(os.path.join(folder, "journal.jsonl"))
+
+
+LOCK_NAME = ".dataclean.lock"
+
+
+def lock_folder(folder: str | os.PathLike[str], what: str, kind: str) -> int:
+    """Create and mark ``folder``, then take its exclusive lock; return the descriptor that holds it.
+
+    The lock (``flock`` on :data:`LOCK_NAME`) is released when the descriptor is closed or the process
+    dies, however it dies: no stale lock survives a crash. Raises when another process holds it.
+    """
+    write_marker(folder, kind)
+    fd = os.open(os.path.join(folder, LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+        os.close(fd)
+        raise DatacleanError(f"{what} {folder} is in use by another dataclean run (pid {holder}); "
+                             f"wait for it to finish or give another folder") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
 
 
 def inside(path: str, folder: str) -> bool:

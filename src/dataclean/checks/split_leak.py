@@ -14,7 +14,7 @@ from dataclean.layout import SPLIT_ORDER
 
 
 def _no_given_split(ctx: AuditContext) -> str | None:
-    return None if any(ctx.given_splits) else "no given split (not a pre-split layout or split index)"
+    return None if any(ctx.given_splits) else "no given split (not a pre-split dataset)"
 
 
 @check("split_leak", "error", "the same or a near-same image in two given splits (train / val / test)",

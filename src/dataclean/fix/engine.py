@@ -16,7 +16,7 @@ from dataclean.fix.quarantine import JOURNAL_NAME, Move, MoveReport, plan_moves,
 from dataclean.fix.split import assign_splits
 from dataclean.fix.validate import check_files, load_manifest
 from dataclean.io import atomic_write, write_csv
-from dataclean.safety import check_folder_for_outputs, confined
+from dataclean.safety import check_folder_for_outputs, confined, file_kind, free_space
 
 _INT_COLUMNS = ("bytes", "width", "height")
 
@@ -99,10 +99,16 @@ def plan_fix(manifest: str | os.PathLike[str], policy: Policy | None = None,
 def write_outputs(plan: FixPlan, out: str | os.PathLike[str]) -> dict[str, Path]:
     """Write clean.csv, its policy and decisions, each atomically; return the paths."""
     paths = outputs_for(out)
-    write_csv(plan.clean, paths["clean"])
-    write_csv(plan.decisions, paths["decisions"])
-    with atomic_write(paths["policy"]) as fh:
-        fh.write(policy_to_toml(plan.policy))
+    current = paths["clean"]
+    try:
+        write_csv(plan.clean, current)
+        current = paths["decisions"]
+        write_csv(plan.decisions, current)
+        current = paths["policy"]
+        with atomic_write(current) as fh:
+            fh.write(policy_to_toml(plan.policy))
+    except OSError as exc:  # a full disk: name the file and the space left
+        raise DatacleanError(f"cannot write {current}: {exc.strerror or exc} ({free_space(str(current.parent))})") from None
     return paths
 
 
@@ -134,7 +140,7 @@ def verify_move(move: Move, md5: str, where: Path, root: str, rel: str) -> tuple
         kind = "dangling symlink" if exc.errno == errno.ENOENT else "symlink that cannot be followed"
         return None, f"{kind} ({exc.strerror})"
     if not stat.S_ISREG(target.st_mode):
-        what = _kind(target.st_mode)
+        what = file_kind(target.st_mode)
         return None, f"{'symlink to a ' if link else ''}{what}, not a regular file"
     if not md5:
         return None, "no MD5 in the manifest (the audit could not read it)"
@@ -146,11 +152,3 @@ def verify_move(move: Move, md5: str, where: Path, root: str, rel: str) -> tuple
         raise DatacleanError(f"manifest {where} is stale: {move.src} changed since the audit (MD5 differs); "
                              f"re-run dataclean audit (nothing was moved)")
     return prepared, ""
-
-
-def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISFIFO, "FIFO"), (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
-                       (stat.S_ISSOCK, "socket"), (stat.S_ISDIR, "folder")):
-        if test(mode):
-            return name
-    return "special file"

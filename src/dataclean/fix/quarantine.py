@@ -353,10 +353,8 @@ def transfer(src: str, dst: str, move: Move, dst_base: str) -> None:
     if os.path.lexists(dst):
         raise DatacleanError(f"refusing to overwrite existing file {dst}")
     make_parents(dst_base, dst)
-    try:
+    try:  # no folder fsync needed here: a rename a crash undoes leaves the file at its source, whole
         os.rename(src, dst)
-        fsync_dir(os.path.dirname(dst))
-        fsync_dir(os.path.dirname(src))
         return
     except OSError as exc:
         if exc.errno != errno.EXDEV:
@@ -370,12 +368,11 @@ def transfer(src: str, dst: str, move: Move, dst_base: str) -> None:
             os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
         else:
             _copy_verified(src, tmp, move.md5)
-        fsync_dir(os.path.dirname(tmp))
         crashpoint()
         if os.path.lexists(dst):
             raise DatacleanError(f"refusing to overwrite existing file {dst}")
         os.rename(tmp, dst)
-        fsync_dir(os.path.dirname(dst))
+        fsync_dir(os.path.dirname(dst))  # the copy's name must be on disk before the source goes
     except OSError as exc:
         _unlink_quietly(tmp)
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -386,8 +383,7 @@ def transfer(src: str, dst: str, move: Move, dst_base: str) -> None:
         _unlink_quietly(tmp)
         raise
     crashpoint()
-    os.unlink(src)
-    fsync_dir(os.path.dirname(src))
+    os.unlink(src)  # only once the copy's name is durable (fsync above); an unlink a crash undoes is harmless
 
 
 def _unlink_quietly(path: str) -> None:

@@ -89,8 +89,8 @@ def _check_against_summary(df: pd.DataFrame, where: Path, summary: dict[str, Any
         raise DatacleanError(f"manifest {where} has {len(df)} rows but the audit wrote {recorded.get('rows')} "
                              f"(summary.json); it is truncated or edited: re-run dataclean audit")
     if recorded.get("sha256") != manifest_digest(where):
-        raise DatacleanError(f"manifest {where} was modified after the audit (its SHA-256 differs from the one "
-                             f"in summary.json); re-run dataclean audit")
+        raise DatacleanError(f"manifest {where} does not match the summary.json beside it (its SHA-256 differs: "
+                             f"edited since the audit, or written by an interrupted one); re-run dataclean audit")
 
 
 def load_manifest(path: str | os.PathLike[str]) -> pd.DataFrame:
