@@ -98,11 +98,16 @@ def main() -> None:
         load(url, photos, 16, 2)  # warm-up: first calls trace the model
         results = {}
         for clients in (1, args.clients):
+            before = httpx.get(url + "/health").json()
             wall, lat = load(url, photos, args.requests, clients)
+            after = httpx.get(url + "/health").json()
+            calls = max(1, after["model_calls"] - before["model_calls"])
+            per_call = (after["images_predicted"] - before["images_predicted"]) / calls
             results[clients] = args.requests / wall
             q = statistics.quantiles(lat, n=20)
             print(f"{clients} client(s): {args.requests} requests in {wall:.1f} s = {args.requests / wall:.1f} requests/s; "
-                  f"latency p50 {statistics.median(lat) * 1000:.0f} ms, p95 {q[18] * 1000:.0f} ms")
+                  f"latency p50 {statistics.median(lat) * 1000:.0f} ms, p95 {q[18] * 1000:.0f} ms; "
+                  f"{per_call:.2f} images per model call")
         print(f"{args.clients} clients vs 1: {results[args.clients] / results[1]:.2f}x the requests/s")
     finally:
         proc.terminate()

@@ -116,8 +116,10 @@ def _png_header_only(width: int, height: int) -> bytes:
 def test_health_names_the_model_and_classes(server: Server, run_dir: Path) -> None:
     r = httpx.get(server.url + "/health")
     assert r.status_code == 200
-    assert r.json() == {"status": "ok", "model": "simplecnn_classifier", "classes": CLASSES, "image_size": 32,
-                        "run": str(run_dir)}
+    body = r.json()
+    assert {k: body.pop(k) for k in ("model_calls", "images_predicted")}.keys() == {"model_calls", "images_predicted"}
+    assert body == {"status": "ok", "model": "simplecnn_classifier", "classes": CLASSES, "image_size": 32,
+                    "run": str(run_dir)}
 
 
 def test_predict_returns_sorted_probabilities_matching_the_library(server: Server, run_dir: Path) -> None:
@@ -215,14 +217,57 @@ def test_forty_concurrent_clients_get_the_same_answers(server: Server) -> None:
             assert r.status_code == 200, r.text
             return r.json()
 
+    before = httpx.get(server.url + "/health").json()
     with ThreadPoolExecutor(40) as pool:
         got = list(pool.map(one, range(40)))
+    after = httpx.get(server.url + "/health").json()
+    assert after["images_predicted"] - before["images_predicted"] == 40
+    assert 1 <= after["model_calls"] - before["model_calls"] <= 40  # requests waiting together share a call
     for i, answer in enumerate(got):
         want = expected[i % 4]["predictions"]
         assert [p["label"] for p in answer["predictions"]] == [p["label"] for p in want]
         assert [p["probability"] for p in answer["predictions"]] == pytest.approx([p["probability"] for p in want],
                                                                                  abs=1e-6)
     assert httpx.get(server.url + "/health").json()["status"] == "ok"
+
+
+def test_batcher_shares_model_calls_and_keeps_answers_apart(run_dir: Path) -> None:
+    """Images that wait while the model runs go through the next call together, and each caller gets
+    its own row back. The first call is held until 11 more requests are queued: exactly 2 calls."""
+    import threading
+
+    from train.predict import Predictor, resize_batch
+    from train.serve import Batcher
+
+    predictor = Predictor(run_dir)
+    images = [resize_batch([np.full((8, 8, 3), v, dtype=np.uint8)], 32)[0] for v in (0, 120, 255)]
+    alone = [predictor.probabilities(img[None])[0] for img in images]
+    gate, entered, sizes = threading.Event(), threading.Event(), []
+
+    class Held:
+        size, classes = predictor.size, predictor.classes
+
+        def probabilities(self, batch: np.ndarray) -> np.ndarray:
+            entered.set()
+            gate.wait(60)
+            sizes.append(len(batch))
+            return predictor.probabilities(batch)
+
+    batcher = Batcher(Held())  # type: ignore[arg-type]
+    try:
+        with ThreadPoolExecutor(12) as pool:
+            first = pool.submit(batcher.probabilities, images[0])
+            assert entered.wait(60)  # the model call for the first image is under way (and held)
+            rest = [pool.submit(batcher.probabilities, images[i % 3]) for i in range(1, 12)]
+            while batcher._queue.qsize() < 11:
+                time.sleep(0.01)
+            gate.set()
+            got = [first.result(60)] + [f.result(60) for f in rest]
+    finally:
+        batcher.close()
+    assert sizes == [1, 11] and (batcher.calls, batcher.images) == (2, 12)
+    for i, row in enumerate(got):
+        np.testing.assert_allclose(row, alone[i % 3], atol=1e-5)
 
 
 def test_page_has_no_external_assets(server: Server) -> None:

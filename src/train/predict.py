@@ -97,8 +97,8 @@ class Prediction:
 
 
 class Predictor:
-    """A loaded model with its classes and input size; ``predict_arrays`` is safe to call from one thread
-    at a time (``serve`` serialises calls with a lock)."""
+    """A loaded model with its classes and input size. Its methods are meant for one thread at a time
+    (``serve`` calls the model from a single batching thread)."""
 
     def __init__(self, model_path: str | os.PathLike[str]) -> None:
         self.path = model_file(model_path)
@@ -107,12 +107,15 @@ class Predictor:
         self.size = int(self.model.input_shape[1])
         self.name = str(self.model.name)
 
+    def probabilities(self, batch: np.ndarray) -> np.ndarray:
+        """Class probabilities for a batch already resized to ``size`` (n x size x size x 3, 0..255)."""
+        return np.asarray(self.model.predict_on_batch(batch.astype(np.float32, copy=False)))
+
     def predict_arrays(self, images: Sequence[np.ndarray], k: int) -> list[list[tuple[str, float]]]:
         """Top-``k`` for decoded H x W x 3 uint8 images (any sizes), in one batch."""
         if not images:
             return []
-        probs = np.asarray(self.model.predict_on_batch(resize_batch(images, self.size)))
-        return top_k(probs, self.classes, k)
+        return top_k(self.probabilities(resize_batch(images, self.size)), self.classes, k)
 
 
 def iter_images(inputs: Iterable[str | os.PathLike[str]]) -> Iterator[str]:

@@ -1,12 +1,13 @@
 """The FastAPI app behind ``dataclean serve RUN_DIR`` (needs the ``serve`` extra: fastapi, uvicorn, python-multipart).
 
     GET  /          an upload page (inline HTML/CSS/JS, nothing fetched from elsewhere)
-    GET  /health    {"status": "ok", "model": ..., "classes": [...], "image_size": ...}
+    GET  /health    {"status": "ok", "model": ..., "classes": [...], "image_size": ..., "model_calls": ...}
     POST /predict   multipart field ``file`` [+ ?top_k=N] -> {"predictions": [{"label", "probability"}, ...]}
 
-The model is loaded once, when the app is made. Requests are handled on a thread pool; decoding runs
-in parallel (at most :data:`DECODE_SLOTS` at once, which bounds the memory big images take) and the
-model is called under a lock, so concurrent clients are safe. A bad upload is a 4xx JSON
+The model is loaded once, when the app is made. Requests are handled on a thread pool; decoding and
+resizing run in parallel (at most :data:`DECODE_SLOTS` at once, which bounds the memory big images
+take), and one :class:`Batcher` thread calls the model on whatever images are waiting, as one batch, so
+concurrent clients are safe and share model calls. A bad upload is a 4xx JSON
 ``{"error": "..."}``, never a 500: not an image (415), truncated or undecodable (422), more pixels than
 ``max_pixels`` (a decompression bomb, refused from its header before any pixel is decoded: 413), a
 body over ``max_upload_mb`` (413, counted while it arrives, never buffered whole).
@@ -15,10 +16,13 @@ body over ``max_upload_mb`` (413, counted while it arrives, never buffered whole
 from __future__ import annotations
 
 import json
+import queue
 import threading
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -26,7 +30,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from train.decode import ImageReadError
-from train.predict import Predictor, decode_rgb
+from train.predict import Predictor, decode_rgb, resize_batch
+from train.predict import top_k as top_k_of
 
 #: Default cap on an upload's size, in MB (the whole multipart body).
 DEFAULT_MAX_UPLOAD_MB = 20
@@ -34,6 +39,8 @@ DEFAULT_MAX_UPLOAD_MB = 20
 DEFAULT_SERVE_MAX_PIXELS = 40_000_000
 #: Images decoded at the same time (the rest wait): bounds decoding memory to a few of the largest images.
 DECODE_SLOTS = 2
+#: Most images one model call takes.
+MAX_BATCH = 32
 #: HTTP status per ImageReadError code.
 STATUS = {"empty_file": 415, "not_an_image": 415, "too_large": 413, "truncated": 422, "decode_error": 422,
           "unreadable": 422}
@@ -106,6 +113,57 @@ class UploadLimit:
             await self._refuse(receive, send, int(state["seen"]), bool(state["more"]))
 
 
+class Batcher:
+    """One thread that owns the model: it takes every image waiting in its queue (up to ``max_batch``)
+    and predicts them in one call. A lone request waits for nothing; under load, requests that arrive
+    while the model runs share the next call."""
+
+    def __init__(self, predictor: Predictor, max_batch: int = MAX_BATCH) -> None:
+        self.predictor = predictor
+        self.max_batch = max_batch
+        self.calls = 0  # model calls made, for /health
+        self.images = 0
+        self._queue: queue.Queue[tuple[np.ndarray, Future[np.ndarray]] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="dataclean-serve-model", daemon=True)
+        self._thread.start()
+
+    def probabilities(self, image: np.ndarray, timeout: float = 300) -> np.ndarray:
+        """Class probabilities of one resized image (size x size x 3), from a shared model call."""
+        done: Future[np.ndarray] = Future()
+        self._queue.put((image, done))
+        return done.result(timeout=timeout)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)
+                    break
+                batch.append(item)
+            try:
+                probs = self.predictor.probabilities(np.stack([img for img, _ in batch]))
+            except Exception as exc:  # hand the failure to every waiting request
+                for _, done in batch:
+                    done.set_exception(exc)
+                continue
+            self.calls += 1
+            self.images += len(batch)
+            for (_, done), row in zip(batch, probs):
+                done.set_result(row)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+
+
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
@@ -114,9 +172,10 @@ def create_app(run_dir: str | Path, *, max_upload_mb: float = DEFAULT_MAX_UPLOAD
                max_pixels: int = DEFAULT_SERVE_MAX_PIXELS, predictor: Predictor | None = None) -> FastAPI:
     """The app for the model in ``run_dir`` (a run directory or its model.keras), loaded once, here."""
     predictor = predictor or Predictor(run_dir)
-    model_lock = threading.Lock()
+    batcher = Batcher(predictor)
     decode_slots = threading.BoundedSemaphore(DECODE_SLOTS)
     app = FastAPI(title="dataclean serve", version="1", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.batcher = batcher
     app.add_middleware(UploadLimit, max_bytes=int(max_upload_mb * 1_000_000))
     page = PAGE.replace("__MODEL__", _html_escape(predictor.name)).replace(
         "__CLASSES__", _html_escape(", ".join(predictor.classes)))
@@ -145,19 +204,20 @@ def create_app(run_dir: str | Path, *, max_upload_mb: float = DEFAULT_MAX_UPLOAD
     @app.get("/health")
     def health() -> dict[str, Any]:
         return {"status": "ok", "model": predictor.name, "classes": predictor.classes,
-                "image_size": predictor.size, "run": str(predictor.path.parent)}
+                "image_size": predictor.size, "run": str(predictor.path.parent),
+                "model_calls": batcher.calls, "images_predicted": batcher.images}
 
     @app.post("/predict")
     def predict(file: UploadFile = File(...), top_k: int = Query(3, ge=1, le=1000)) -> JSONResponse:  # noqa: B008
+        """One image's top classes."""
         data = file.file.read()
         name = file.filename or "upload"
         try:
             with decode_slots:
-                image = decode_rgb(data, name, max_pixels)
+                image = resize_batch([decode_rgb(data, name, max_pixels)], predictor.size)[0]
         except ImageReadError as exc:
             raise HTTPException(STATUS.get(exc.code, 422), str(exc)) from None
-        with model_lock:
-            ranked = predictor.predict_arrays([image], top_k)[0]
+        ranked = top_k_of(batcher.probabilities(image)[None], predictor.classes, top_k)[0]
         return JSONResponse({"predictions": [{"label": c, "probability": p} for c, p in ranked],
                              "model": predictor.name})
 
@@ -238,4 +298,4 @@ PAGE = """<!doctype html>
 """
 
 
-__all__ = ["CSP", "DEFAULT_MAX_UPLOAD_MB", "DEFAULT_SERVE_MAX_PIXELS", "UploadLimit", "create_app"]
+__all__ = ["Batcher", "CSP", "DEFAULT_MAX_UPLOAD_MB", "DEFAULT_SERVE_MAX_PIXELS", "UploadLimit", "create_app"]
