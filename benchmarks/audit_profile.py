@@ -61,7 +61,7 @@ def worker_stages(paths: list[str]) -> dict[str, float]:
         except Exception:  # noqa: BLE001 - undecodable
             return None
         t4 = clock()
-        I._orientation(img), I._has_jpeg_end(data), I.tf_unsupported_reason(img.format or "", img, data)
+        I._orientation(img), I._has_jpeg_end(data), I.tf_unreadable_reason(img.format or "", img, data)
         t5 = clock()
         hist = small.histogram()
         t6 = clock()

@@ -29,10 +29,11 @@ def test_error_codes(planted_audit: AuditResult) -> None:
     assert m.loc["circles/truncated.jpg", "error"] == "truncated"
     assert m.loc["squares/empty.jpg", "error"] == "empty_file"
     assert m.loc["triangles/random_bytes.jpg", "error"] == "not_an_image"
-    assert m.loc["squares/scan.tif", "error"] == "tf_unsupported"
+    assert m.loc["squares/scan.tif", ["error", "format", "action", "reason"]].tolist() == [
+        "", "TIFF", "keep", "flagged: tf_unreadable"]
     assert m.loc["circles/notes.txt", "error"] == "not_an_image"
     assert m.loc["squares/really_a_png.jpg", "format"] == "PNG"
-    assert (m["error"] != "").sum() == 6  # the five above and .DS_Store
+    assert (m["error"] != "").sum() == 5  # the four above and .DS_Store
 
 
 def test_duplicate_groups(planted_audit: AuditResult) -> None:
@@ -52,7 +53,7 @@ def test_duplicate_groups(planted_audit: AuditResult) -> None:
 
 def test_proposed_actions_drop_broken_and_one_of_each_duplicate(planted_audit: AuditResult) -> None:
     m = planted_audit.manifest.set_index("path")
-    for broken in ("circles/truncated.jpg", "squares/empty.jpg", "triangles/random_bytes.jpg", "squares/scan.tif"):
+    for broken in ("circles/truncated.jpg", "squares/empty.jpg", "triangles/random_bytes.jpg"):
         assert m.loc[broken, "action"] == "drop"
     assert sorted(m.loc[["circles/circle_001.jpg", "circles/circle_001_copy.jpg"], "action"]) == ["drop", "keep"]
     assert set(m.loc[["circles/circle_004.jpg", "squares/circle_004.jpg"], "action"]) == {"drop"}
@@ -63,9 +64,9 @@ def test_summary_counts(planted_audit: AuditResult) -> None:
     s = planted_audit.summary
     assert s["files"] == 136 and s["decoded"] == 131 and s["groups"] == 4 and not s["flat"]
     assert {k: v["files"] for k, v in s["classes"].items()} == {"circles": 46, "squares": 48, "stars": 8, "triangles": 34}
-    assert s["checks"]["corrupt"]["files"] == 4
+    assert s["checks"]["corrupt"]["files"] == 3 and s["checks"]["tf_unreadable"]["files"] == 1
     assert s["checks"]["near_duplicate"]["files"] == 4
-    assert s["errors"] == {"not_an_image": 3, "truncated": 1, "empty_file": 1, "tf_unsupported": 1}
+    assert s["errors"] == {"not_an_image": 3, "truncated": 1, "empty_file": 1}
 
 
 def test_pool_gives_the_same_manifest_as_in_process(

@@ -38,7 +38,7 @@ def specs() -> list[dict]:
         row("cats/dup_a.png", shade=200, size=(16, 16), issues="near_duplicate", group="g1"),
         row("cats/dup_b.png", shade=200, size=(8, 8), issues="near_duplicate", group="g1"),
         row("cats/broken.png", raw=b"garbage", issues="corrupt", error="decode_error"),
-        row("cats/odd.tif", shade=60, issues="corrupt", error="tf_unsupported"),
+        row("cats/odd.tif", shade=60, issues="corrupt", error="bad_frame"),
         row("cats/x.png", shade=250, issues="exact_duplicate;label_conflict", group="g3"),
         row("dogs/x.png", shade=250, issues="exact_duplicate;label_conflict", group="g3"),
         row("dogs/dark.png", shade=1, issues="dark"),
@@ -69,7 +69,7 @@ def test_default_run(cli: click.Group, manifest: Path) -> None:
     decisions = read(audit / "clean.decisions.csv").set_index("path")
     assert sorted(decisions.index[decisions["action"] == "drop"]) == DROPPED
     assert decisions.loc["dogs/m.png", ["action", "reason"]].tolist() == ["review", "misplaced: expected cats"]
-    assert decisions.loc["cats/odd.tif", "reason"] == "corrupt: tf_unsupported"
+    assert decisions.loc["cats/odd.tif", "reason"] == "corrupt: bad_frame"
     assert decisions.loc["cats/dup_b.png", "reason"] == "near duplicate of cats/dup_a.png (kept: largest resolution)"
     assert decisions.loc["cats/copy.png", "reason"] == "exact duplicate of cats/c00.png (kept: path order)"
     assert decisions.loc["dogs/x.png", "reason"] == "label_conflict: also under cats"
@@ -246,7 +246,7 @@ def test_touched_but_identical_file_is_fine(cli: click.Group, manifest: Path, tm
      "e.g. 80/10/10; received: '80/20'"),
     (["--drop", "corupt"], "policy: unknown check 'corupt'; known checks: corrupt, label_conflict, "
      "misplaced, missing, split_leak, exact_duplicate, naming, near_duplicate, resolution, unlisted, bright, dark, "
-     "duplicate_filename, low_contrast"),
+     "duplicate_filename, low_contrast, tf_unreadable"),
     (["--keep", "corrupt"], "policy: corrupt files cannot be kept; use drop or review"),
     (["--min-class-size", "0"], "policy: min_class_size must be a positive integer; received: 0"),
     (["--undo", "j.jsonl"], "--undo takes a journal only; run it without --manifest"),

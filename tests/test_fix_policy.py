@@ -29,7 +29,8 @@ def actions(specs: list[dict], policy: Policy | None = None) -> list[tuple[str, 
     ("", "", ("keep", "")),
     ("corrupt", "truncated", ("drop", "corrupt: truncated")),
     ("", "decode_error", ("drop", "corrupt: decode_error")),
-    ("corrupt", "tf_unsupported", ("drop", "corrupt: tf_unsupported")),
+    ("tf_unreadable", "", ("keep", "flagged: tf_unreadable")),
+    ("corrupt", "tf_unsupported", ("keep", "flagged: tf_unreadable")),
     ("misplaced", "", ("review", "misplaced: expected dogs")),
     ("dark", "", ("keep", "flagged: dark")),
     ("bright;low_contrast", "", ("keep", "flagged: bright; flagged: low_contrast")),
@@ -39,8 +40,8 @@ def actions(specs: list[dict], policy: Policy | None = None) -> list[tuple[str, 
     ("misplaced;dark", "", ("review", "misplaced: expected dogs")),
     ("label_conflict", "", ("drop", "label_conflict")),
     ("some_future_check", "", ("keep", "flagged: some_future_check")),
-], ids=["clean", "corrupt", "error-only", "tf-unsupported", "misplaced", "dark", "two-marks", "resolution",
-        "naming", "drop-beats-mark", "review-beats-mark", "lone-conflict", "unknown-check"])
+], ids=["clean", "corrupt", "error-only", "tf-unreadable", "legacy-tf-unsupported", "misplaced", "dark", "two-marks",
+        "resolution", "naming", "drop-beats-mark", "review-beats-mark", "lone-conflict", "unknown-check"])
 def test_default_policy_single_file(issues: str, error: str, expected: tuple[str, str]) -> None:
     (result,) = actions([row("cats/a.png", issues=issues, error=error, expected_label="dogs")])
     assert result[1:] == expected
@@ -173,7 +174,7 @@ def test_policy_file_overrides_defaults(tmp_path: Path) -> None:
     ('[actions]\ndark = "delete"\n', "action for dark must be one of keep, review, drop; received: 'delete'"),
     ('[actions]\ndarkness = "drop"\n', "unknown check 'darkness'; known checks: corrupt, label_conflict, "
      "misplaced, missing, split_leak, exact_duplicate, naming, near_duplicate, resolution, unlisted, bright, dark, "
-     "duplicate_filename, low_contrast"),
+     "duplicate_filename, low_contrast, tf_unreadable"),
     ('[split]\nratios = "80/20"\n', "split must be three non-negative numbers train/val/test with "
      "train > 0, e.g. 80/10/10; received: '80/20'"),
     ('[split]\nseed = -1\n', "seed must be a non-negative integer; received: -1"),
@@ -195,7 +196,7 @@ def test_policy_file_not_toml(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ("80/10/10", (80.0, 10.0, 10.0)), ("0.7/0.3/0", (0.7, 0.3, 0.0)), ([1, 1, 1], (1.0, 1.0, 1.0)),
+    ("80/10/10", (80.0, 10.0, 10.0)), ("0.7/0.3/0", (0.7, 0.3, 0.0)), ([50, 25, 25], (50.0, 25.0, 25.0)),
 ], ids=["percent", "fractions", "list"])
 def test_parse_split(text: object, expected: tuple[float, float, float]) -> None:
     assert parse_split(text) == expected  # type: ignore[arg-type]
@@ -206,6 +207,14 @@ def test_parse_split(text: object, expected: tuple[float, float, float]) -> None
 def test_parse_split_rejects(text: str) -> None:
     with pytest.raises(DatacleanError, match="^split must be three"):
         parse_split(text)
+
+
+@pytest.mark.parametrize(("text", "total"), [("70/10/10", "90"), ("1/1/1", "3"), ("0.8/0.1/0.2", "1.1")],
+                         ids=["percent", "ones", "fractions"])
+def test_parse_split_must_sum_to_100_or_1(text: str, total: str) -> None:
+    with pytest.raises(DatacleanError) as info:
+        parse_split(text)
+    assert str(info.value) == f"split must sum to 100 (or 1.0), e.g. 80/10/10; received: {text!r}, which sums to {total}"
 
 
 def test_parse_checks() -> None:

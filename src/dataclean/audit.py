@@ -78,7 +78,8 @@ def parse_params(settings: Iterable[str]) -> dict[str, dict[str, Any]]:
         try:
             typed = kind(value)
         except ValueError:
-            raise DatacleanError(f"--set {item!r}: {param} must be a {kind.__name__}, got {value!r}") from None
+            what = "an integer" if kind is int else "a number"
+            raise DatacleanError(f"--set {item!r}: {param} must be {what}, got {value!r}") from None
         if typed != typed or typed < 0:  # NaN or negative: no check parameter means that
             raise DatacleanError(f"--set {item!r}: {param} must be a non-negative number, got {value!r}")
         out.setdefault(name, {})[param] = typed
@@ -381,3 +382,10 @@ def _imbalance(decoded_labels: list[str]) -> float | None:
 def _median(column: list[Any], rows: list[int]) -> float | None:
     values = [column[i] for i in rows if column[i] is not None]
     return round(float(statistics.median(values)), 4) if values else None
+
+
+import sys as _sys  # noqa: E402
+
+from dataclean import make_callable as _make_callable  # noqa: E402
+
+_make_callable(_sys.modules[__name__])  # `dataclean.audit(...)` is the public API: see dataclean/__init__.py

@@ -116,9 +116,12 @@ def _check_list(value: str | None) -> list[str]:
               help="rich: the terminal report; json: the summary as JSON on stdout, for scripts.")
 @click.option("--examples", default=3, show_default=True, type=click.IntRange(min=0), help="Example files shown per check.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or report; one summary line (for CI logs).")
+@click.option("--html", "html", is_flag=True, help="Also write --out/report.html (as `dataclean report` does).")
+@click.option("--max-per-check", default=200, show_default=True, type=click.IntRange(min=0),
+              help="With --html: files shown (with thumbnails) per check; the rest are counted.")
 def audit(data: str, out: str, workers: int | None, labels: str | None, layout: str, index: tuple[str, ...],
           class_names: str | None, fail_on: str, settings: tuple[str, ...], max_pixels: int | None,
-          max_file_mb: int | None, fmt: str, examples: int, quiet: bool) -> None:
+          max_file_mb: int | None, fmt: str, examples: int, quiet: bool, html: bool, max_per_check: int) -> None:
     """Audit the image dataset in DATA: DATA/<class>/<image>, pre-split DATA/<train|val|test>/<class>/<image>,
     a flat folder of images, or any folder with index files (--index).
 
@@ -143,6 +146,7 @@ def audit(data: str, out: str, workers: int | None, labels: str | None, layout: 
       dataclean audit clothing/ --layout classes        # a real class called "test": no split detection
       dataclean audit ip102/images --index ip102/train.txt --index ip102/val.txt
           --index ip102/test.txt --class-names ip102/classes.txt    # IP102: lists + class names
+      dataclean audit data/ --html                      # + audit/report.html, galleries to review
     """
     import json
     import os
@@ -179,6 +183,10 @@ def audit(data: str, out: str, workers: int | None, labels: str | None, layout: 
             progress.start(len(job.found.paths))
             result = finish_audit(job, labels_file, labels, params, on_progress=progress.advance)
         written = write_outputs(result, out)
+        if html:
+            from dataclean.htmlreport import write_audit_report
+
+            written["report"] = write_audit_report(out, max_per_check=max_per_check, workers=workers).path
         fired = [c for c in fail_checks if result.findings.get(c)]
         if fmt == "json":
             click.echo(json.dumps(result.summary, indent=2, sort_keys=True, default=str))
@@ -195,6 +203,37 @@ def audit(data: str, out: str, workers: int | None, labels: str | None, layout: 
             raise SystemExit(1)
     finally:
         job.release()
+
+
+@main.command()
+@click.argument("folder", type=click.Path(path_type=str))
+@click.option("--out", "-o", type=click.Path(dir_okay=False), default=None,
+              help="HTML file to write [default: FOLDER/report.html].")
+@click.option("--max-per-check", default=200, show_default=True, type=click.IntRange(min=0),
+              help="Files shown (with thumbnails) per check; the rest are counted and listed in issues.csv.")
+@click.option("--workers", "-j", type=click.IntRange(min=0), default=None,
+              help="Processes making thumbnails [default: all cores]; 0 works in this process.")
+def report(folder: str, out: str | None, max_per_check: int, workers: int | None) -> None:
+    """Write a self-contained HTML report of an audit folder (or a training run folder).
+
+    From an audit's --out folder (manifest.csv, issues.csv, summary.json): the checks, the classes,
+    dataset statistics and one gallery per check, with duplicate clusters shown as groups. Each card
+    has keep / drop (and relabel for label problems); "download decisions" saves decisions.csv for
+    `dataclean fix --decisions`. From a `dataclean train` run folder: the test metrics, the plots and
+    the misclassified test images. One file, thumbnails embedded, nothing fetched from the network.
+
+    \b
+    Examples:
+      dataclean report audit/
+      dataclean report audit/ --max-per-check 50 --out review.html
+      dataclean fix --manifest audit/manifest.csv --decisions ~/Downloads/decisions.csv
+      dataclean report runs/demo/
+    """
+    from dataclean.api import report as write_report
+
+    written = write_report(folder, out=out, max_per_check=max_per_check, workers=workers)
+    click.echo(printable(f"wrote {written.path} ({written.bytes / 1e6:.2f} MB, {written.thumbnails} thumbnails, "
+                         f"{written.seconds:.1f} s)"))
 
 
 @main.command(name="checks")

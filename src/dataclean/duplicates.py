@@ -7,6 +7,7 @@ one notion of group. Only decoded files take part (two empty files are not "dupl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -108,6 +109,26 @@ def members(keys: np.ndarray) -> dict[str, list[int]]:
     out: dict[str, list[int]] = {}
     for r in np.flatnonzero(keys != ""):
         out.setdefault(str(keys[r]), []).append(int(r))
+    return out
+
+
+def label_conflicts(labels: Sequence[str], groups: Sequence[str]) -> dict[int, list[str]]:
+    """Rows of duplicate groups that carry two or more labels -> the group's other labels, sorted.
+
+    The one definition the label_conflict check and the fix policy share, so that a manifest's
+    ``issues`` and ``reason`` never disagree. Unlabelled rows (files at the dataset root) take no
+    part: they have no label to contradict, and are handled as plain duplicates.
+    """
+    by_group: dict[str, list[int]] = {}
+    for row, (label, gid) in enumerate(zip(labels, groups)):
+        if gid and label:
+            by_group.setdefault(str(gid), []).append(row)
+    out: dict[int, list[str]] = {}
+    for rows in by_group.values():
+        names = sorted({labels[r] for r in rows})
+        if len(names) > 1:
+            for r in rows:
+                out[r] = [n for n in names if n != labels[r]]
     return out
 
 

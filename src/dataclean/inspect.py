@@ -41,15 +41,17 @@ ERROR_CODES: dict[str, str] = {
     "too_large": "more pixels than the decompression-bomb cap allows, or more bytes than --max-file-mb",
     "unreadable": "the file could not be read (permissions, I/O error)",
     "not_regular": "not a regular file (a FIFO, device or socket): never opened for reading",
-    "tf_unsupported": "Pillow decodes it but TensorFlow's decoders cannot",
+    "bad_frame": "a later frame of a multi-frame file (animation, MPO, multi-page TIFF) cannot be decoded",
 }
 
 #: Formats tf.io.decode_image (TensorFlow >= 2.18) reads; BMP and WebP only in some variants, see
-#: tf_unsupported_reason. Anything else would break training. Measured on Pillow's test corpus with
+#: tf_unreadable_reason. Other images are still images (the trainer decodes them through Pillow):
+#: the ``tf_unreadable`` check reports them. Measured on Pillow's test corpus with
 #: benchmarks/hostile_corpus.py --tf.
 TF_FORMATS = frozenset({"JPEG", "MPO", "PNG", "GIF", "BMP", "WEBP"})
 
-#: Default cap on width * height before decoding (Pillow's own MAX_IMAGE_PIXELS default).
+#: Default cap on width * height before decoding (Pillow's own MAX_IMAGE_PIXELS default). A
+#: multi-frame file gets the same cap per frame and for all of its frames together.
 DEFAULT_MAX_PIXELS = 89_478_485
 #: Default cap on a file's size for reading it into memory and decoding it (--max-file-mb): far above
 #: any photo (a 100-megapixel camera JPEG is ~50 MB), well below a worker's 3 GiB address-space cap.
@@ -58,6 +60,10 @@ DEFAULT_MAX_FILE_MB = 512
 DEFAULT_MAX_BYTES = DEFAULT_MAX_FILE_MB * 1_000_000
 _HASH_CHUNK = 1 << 20
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)  # a FIFO must not block open(); no effect on files
+
+#: Most frames a multi-frame file may have: every one is decoded, so a file claiming more is
+#: ``too_large`` (after its first MAX_FRAMES frames were checked).
+MAX_FRAMES = 1000
 
 #: Longer side of the small image metrics and hashes are computed on. JPEGs are decoded by DCT
 #: scaling straight to at least DRAFT_SIDE on each side (1/2..1/8 of full size), luma only; other
@@ -101,6 +107,7 @@ class Record:
     phash_mirror: str = ""
     error: str = ""
     error_detail: str = ""
+    tf_reason: str = ""  # why TensorFlow's decoders cannot read this decodable image ("" when they can)
     thumb: builtins.bytes = field(default=b"", repr=False)  # `bytes` is a field name in this class
 
 
@@ -239,29 +246,138 @@ def _decode_into(rec: Record, data: bytes, max_pixels: int) -> Reduced | None:
     if rec.format == "JPEG" and not _has_jpeg_end(data):
         _fail(rec, "truncated", "JPEG data ends without an end-of-image marker")
         return None
-    why = tf_unsupported_reason(rec.format, img, data)
-    if why:  # still an image: metrics and hashes are computed
-        _fail(rec, "tf_unsupported", why)
+    rec.tf_reason = tf_unreadable_reason(rec.format, img, data)  # still an image: the tf_unreadable check
+    frames = getattr(img, "n_frames", 1) if rec.format not in _SINGLE_FRAME else 1
+    if frames != 1:
+        bad = check_frames(img, frames, max_pixels)
+        if bad:
+            _fail(rec, *bad)
+            return None
     return Reduced(small.histogram(), reduce32_core(small, box))
 
 
-def tf_unsupported_reason(fmt: str, img: Image.Image, data: bytes) -> str:
-    """Why TensorFlow's decoders cannot read this decodable image, or "" when they can.
+#: Formats Pillow only ever reads one frame of: no frame count to ask for (the JPEG fast path).
+_SINGLE_FRAME = frozenset({"JPEG", "BMP", "PPM", "JPEG2000", "ICO"})
+
+
+def check_frames(img: Image.Image, frames: int, max_pixels: int, max_frames: int = MAX_FRAMES) -> tuple[str, str] | None:
+    """Decode every frame after the first (already decoded); ``(code, detail)`` for the first that fails.
+
+    Each frame gets the pixel cap, and so do all frames together (the first one included): a
+    frame whose extent is a decompression bomb, or an animation of many large frames, is
+    ``too_large`` before it is decoded. A frame that cannot be sought to or decoded is
+    ``bad_frame``. Frames are numbered from 1 in the detail.
+    """
+    w, h = img.size
+    total = w * h
+    for k in range(1, min(frames, max_frames)):
+        where = f"frame {k + 1} of {frames}"
+        try:
+            img.seek(k)
+            w, h = img.size
+            if w * h > max_pixels:
+                return "too_large", f"{where}: {w}x{h} = {w * h:,} pixels exceeds the cap of {max_pixels:,}"
+            total += w * h
+            if total > max_pixels:
+                return "too_large", f"frames 1-{k + 1} of {frames} hold {total:,} pixels, more than the cap of {max_pixels:,}"
+            if img.format == "MPO":
+                img.draft("L", (DRAFT_SIDE, DRAFT_SIDE))  # every frame is a JPEG: DCT scaling applies
+            img.load()
+        except Exception as exc:  # noqa: BLE001 - a broken frame is data about the file
+            return "bad_frame", f"{where}: {_message(exc)}"
+    if frames > max_frames:
+        return "too_large", f"{frames:,} frames exceed the cap of {max_frames:,} (the first {max_frames:,} decode)"
+    return None
+
+
+def tf_unreadable_reason(fmt: str, img: Image.Image, data: bytes) -> str:
+    """Why TensorFlow's decoders cannot read this decodable image, or "" when they can (see TF_FORMATS).
 
     TensorFlow reads BMP only uncompressed at 8, 24 or 32 bits (or 32-bit bitfields) with a Windows
-    header and no linked/embedded colour profile, and WebP only as a still image without alpha.
+    header, no linked/embedded colour profile and exactly the bytes its header implies; GIF only when
+    giflib reads its first frame (below); WebP only as a still image without alpha. Pillow is more
+    tolerant of all three.
     """
     if fmt not in TF_FORMATS:
         return f"{fmt} is not decodable by TensorFlow (tf.io reads JPEG, PNG, GIF, BMP, WebP)"
-    if fmt == "BMP" and len(data) >= 74:
-        header, bpp, compression = int.from_bytes(data[14:18], "little"), data[28] | data[29] << 8, data[30]
-        if header < 40 or not (compression == 0 and bpp in (8, 24, 32) or compression == 3 and bpp == 32):
-            return f"BMP with {bpp}-bit pixels, compression {compression} or an OS/2 header is not decodable by TensorFlow"
-        if header >= 124 and data[70:74] in (b"DEBM", b"KNIL"):
-            return "BMP with a colour profile is not decodable by TensorFlow"
+    if fmt == "BMP":
+        return _bmp_tf_problem(data)
+    if fmt == "GIF":
+        why = _gif_tf_problem(data)
+        return f"GIF {why}: TensorFlow's GIF decoder (giflib) cannot read its first frame" if why else ""
     if fmt == "WEBP" and (img.mode == "RGBA" or getattr(img, "n_frames", 1) > 1):
         return "WebP with alpha or animation is not decodable by TensorFlow"
     return ""
+
+
+def _bmp_tf_problem(data: bytes) -> str:
+    if len(data) < 54:
+        return "BMP with a truncated header is not decodable by TensorFlow"
+    u32 = lambda at: int.from_bytes(data[at:at + 4], "little")  # noqa: E731 - a local reader
+    offset, header, width = u32(10), u32(14), u32(18)
+    height = int.from_bytes(data[22:26], "little", signed=True)
+    bpp, compression = data[28] | data[29] << 8, u32(30)
+    if header < 40 or not (compression == 0 and bpp in (8, 24, 32) or compression == 3 and bpp == 32):
+        return f"BMP with {bpp}-bit pixels, compression {compression} or an OS/2 header is not decodable by TensorFlow"
+    if header >= 124 and data[70:74] in (b"DEBM", b"KNIL"):
+        return "BMP with a colour profile is not decodable by TensorFlow"
+    row = (bpp * width + 31) // 32 * 4
+    extra = len(data) - offset - row * abs(height)
+    if extra:  # tf.io.decode_bmp insists on the exact size (trailing padding included)
+        return f"BMP whose size differs from what its header implies by {extra:+,} bytes is not decodable by TensorFlow"
+    return ""
+
+
+def _gif_tf_problem(data: bytes) -> str:
+    """What stops giflib before the end of the first frame's data, or "".
+
+    TensorFlow reads a GIF with giflib's DGifSlurp and keeps what it read when a later record is
+    broken, but not when the first frame is: a record giflib does not know, the data ending, an
+    extension whose first sub-block is empty (giflib then reads one block too many and loses its
+    place), an LZW code size above 8, or no colour map for the first frame. Measured against
+    tf.io.decode_image on every GIF of Pillow's test corpus (benchmarks/hostile_corpus.py --tf).
+    """
+    n = len(data)
+    if n < 13:
+        return "ends inside its header"
+    flags = data[10]
+    has_global = flags & 0x80
+    i = 13 + (3 << ((flags & 7) + 1) if has_global else 0)
+    while True:
+        if i >= n:
+            return "ends before its first frame"
+        kind = data[i]
+        if kind == 0x21:  # extension: introducer, label, then sub-blocks
+            if i + 2 < n and data[i + 2] == 0:
+                return "has an extension with an empty first sub-block before its first frame"
+            i += 2
+        elif kind == 0x2C:  # the first image: descriptor, local colour table, LZW code size, sub-blocks
+            if i + 10 >= n:
+                return "ends inside its first frame"
+            local = data[i + 9]
+            if not (local & 0x80 or has_global):
+                return "has no colour map for its first frame"
+            i += 10 + (3 << ((local & 7) + 1) if local & 0x80 else 0)
+            if i >= n or not 2 <= data[i] <= 8:
+                return "has an LZW code size outside 2-8 in its first frame"
+            i = _skip_sub_blocks(data, i + 1)
+            return "" if i >= 0 else "ends inside its first frame"
+        else:
+            return f"has a record of unknown type 0x{kind:02X} before its first frame"
+        i = _skip_sub_blocks(data, i)
+        if i < 0:
+            return "ends before its first frame"
+
+
+def _skip_sub_blocks(data: bytes, i: int) -> int:
+    """Offset after the sub-blocks starting at ``i`` (each a length byte and data; 0 ends them); -1 past the end."""
+    n = len(data)
+    while i < n:
+        size = data[i]
+        i += 1 + size
+        if size == 0:
+            return i
+    return -1
 
 
 _MOMENTS = np.stack([np.arange(256, dtype=np.float64), np.arange(256, dtype=np.float64) ** 2], axis=1)
@@ -357,8 +473,35 @@ def _orientation(img: Image.Image) -> int:
 
 
 def _has_jpeg_end(data: bytes) -> bool:
-    """True when an end-of-image marker (FFD9) sits in the last bytes (trailing padding is allowed)."""
-    return b"\xff\xd9" in data[-1024:]
+    """True when the JPEG stream has its end-of-image marker (FFD9), however much follows it.
+
+    Almost every photo ends with it (the fast path: the last 1,024 bytes). Phones pad files with
+    zeros or append data (a motion photo's video) after it: then the marker is looked for after
+    the first scan, where the entropy-coded data cannot contain FFD9, unlike the header segments
+    (an EXIF thumbnail has its own end marker).
+    """
+    if b"\xff\xd9" in data[-1024:]:
+        return True
+    scan = _first_scan(data)
+    return scan >= 0 and data.find(b"\xff\xd9", scan) >= 0
+
+
+def _first_scan(data: bytes) -> int:
+    """Offset of the first start-of-scan marker (FFDA), walking the segments by their lengths; -1 if none."""
+    i, end = 2, len(data) - 3
+    while i < end:
+        if data[i] != 0xFF:
+            return data.find(b"\xff\xda", i)  # not a segment boundary: a damaged header, search instead
+        marker = data[i + 1]
+        if marker == 0xDA:
+            return i
+        if marker == 0xFF:  # fill byte
+            i += 1
+        elif marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            i += 2
+        else:
+            i += 2 + (data[i + 2] << 8 | data[i + 3])
+    return -1
 
 
 def _looks_truncated(exc: Exception) -> bool:

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from dataclean.audit import AuditResult
 from dataclean.checks import ordered_checks
-from dataclean.text import printable
+from dataclean.text import plural, printable
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -39,11 +39,12 @@ def header(summary: dict[str, Any]) -> Text:
     text.append("dataclean audit ", style="bold")
     text.append(printable(summary["root"]), style="bold blue")
     n_classes = len(summary["classes"])
-    layout = "flat folder, no classes: label checks skipped" if summary["flat"] else f"{n_classes} classes"
+    layout = "flat folder, no classes: label checks skipped" if summary["flat"] else plural(n_classes, "class", "classes")
     absent = lay.get("missing_files", 0)
-    files = f"{summary['files'] - absent} files (+{absent} listed but missing)" if absent else f"{summary['files']} files"
+    files = (f"{plural(summary['files'] - absent, 'file')} (+{absent} listed but missing)" if absent
+             else plural(summary["files"], "file"))
     text.append(f"\n{files}, {summary['decoded']} decoded, {layout}, "
-                f"{summary['groups']} duplicate groups, {summary['timing']['total_s']:.1f} s")
+                f"{plural(summary['groups'], 'duplicate group')}, {summary['timing']['total_s']:.1f} s")
     leak = summary["checks"].get("split_leak", {})
     if leak.get("files"):
         text.append(f"\nsplit_leak: {leak['files']} files copied across the given splits; "
@@ -133,3 +134,10 @@ def _describe(result: AuditResult, finding: Any) -> str:
     if finding.row is None:
         return printable(finding.detail)
     return printable(f"{result.table['path'][finding.row]}: {finding.detail}")  # details name paths too
+
+
+import sys as _sys  # noqa: E402
+
+from dataclean import make_callable as _make_callable  # noqa: E402
+
+_make_callable(_sys.modules[__name__])  # `dataclean.report(...)` is the public API: see dataclean/__init__.py

@@ -111,7 +111,7 @@ def _plant(root: Path, rng: np.random.Generator, size: tuple[int, int]) -> dict[
     put("circles/truncated.jpg", ["corrupt"], data=good[: len(good) * 6 // 10])
     put("squares/empty.jpg", ["corrupt"], data=b"")
     put("triangles/random_bytes.jpg", ["corrupt"], data=rng.integers(0, 256, 3000, dtype=np.uint8).tobytes())
-    put("squares/scan.tif", ["corrupt"], img=photo(rng, "squares", size), fmt="TIFF")
+    put("squares/scan.tif", ["tf_unreadable"], img=photo(rng, "squares", size), fmt="TIFF")
 
     put("circles/dark.jpg", ["dark", "low_contrast"], img=ImageEnhance.Brightness(photo(rng, "circles", size)).enhance(0.15))
     washed = Image.blend(photo(rng, "squares", size), Image.new("RGB", size, "white"), 0.9)

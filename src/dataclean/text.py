@@ -1,4 +1,4 @@
-"""Text that is safe to show on a terminal, whatever a user's file names contain."""
+"""Text for people: safe to show on a terminal whatever a user's file names contain, and worded right."""
 
 from __future__ import annotations
 
@@ -28,3 +28,8 @@ def printable(text: str) -> str:
         else:
             out.append(f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
     return "".join(out)
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``plural(1, "class", "classes")`` -> "1 class"; ``plural(3, "group")`` -> "3 groups"."""
+    return f"{n} {word if n == 1 else many or word + 's'}"

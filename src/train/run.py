@@ -22,9 +22,10 @@ from train.evaluate import Evaluation, evaluate
 from train.fit import FitResult, fit_from_scratch, fit_two_phase
 from train.model import build_model
 from train.plots import plot_confusion, plot_history, plot_roc, save_png
+from train.report import write_run_report
 
 RUN_FILES = ("model.keras", "labels.json", "config.json", "history.csv", "metrics.json", "errors.csv",
-             "training_curves.png", "confusion_matrix.png", "roc_curves.png")
+             "training_curves.png", "confusion_matrix.png", "roc_curves.png", "report.html")
 
 
 @dataclass
@@ -93,6 +94,7 @@ def write_run(run_dir: str | os.PathLike[str], *, model: Any, classes: list[str]
     save_png(plot_history(fit.history, fit.phase1_epochs), run / "training_curves.png")
     save_png(plot_confusion(evaluation.metrics["confusion_matrix"], classes), run / "confusion_matrix.png")
     save_png(plot_roc(y_test, evaluation.probabilities, classes), run / "roc_curves.png")
+    write_run_report(run)  # report.html from the files above (train.report)
     return run
 
 

@@ -4,8 +4,8 @@ from dataclean.checks.base import AuditContext, Finding, check
 from dataclean.checks.files import is_image_name, is_system_file
 
 
-@check("corrupt", "error", "files meant to be images that cannot be used: empty, not an image, truncated, "
-       "undecodable, over the pixel cap, or unreadable by TensorFlow", fix_action="drop")
+@check("corrupt", "error", "files meant to be images whose pixels no decoder gives: empty, not an image, truncated, "
+       "undecodable, a broken later frame, over the pixel or frame cap, or unreadable", fix_action="drop")
 def corrupt(ctx: AuditContext) -> list[Finding]:
     """Every row with an error code, except system files and non-image files (naming reports those) and
     files an index lists that are not there (the missing check reports those)."""

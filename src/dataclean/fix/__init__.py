@@ -24,3 +24,10 @@ def __getattr__(name: str) -> Any:
     if name not in _EXPORTS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+
+
+import sys as _sys  # noqa: E402
+
+from dataclean import make_callable as _make_callable  # noqa: E402
+
+_make_callable(_sys.modules[__name__])  # `dataclean.fix(...)` is the public API: see dataclean/__init__.py

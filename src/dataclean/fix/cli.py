@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 
 from dataclean.errors import DatacleanError
-from dataclean.fix.engine import apply_quarantine, outputs_for, plan_fix, write_outputs
+from dataclean.fix.engine import apply_quarantine, check_outputs, outputs_for, plan_fix, write_outputs
 from dataclean.fix.policy import Policy, load_policy, parse_checks, parse_split
 from dataclean.fix.quarantine import undo
 from dataclean.fix.summary import render_summary, summarize
@@ -36,14 +36,20 @@ def _policy(policy_file: Path | None, drop: str | None, review: str | None, keep
               help="manifest.csv written by dataclean audit.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Clean CSV to write [default: clean.csv beside the manifest].")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path),
+              help="Dataset folder to read the files from instead of the manifest's root (the folder moved "
+                   "since the audit); clean.csv then points there.")
 @click.option("--policy", "policy_file", type=click.Path(dir_okay=False, path_type=Path),
               help="TOML policy file ([actions] check = \"drop\"|\"review\"|\"keep\", [split]).")
 @click.option("--drop", metavar="CHECKS", help="Comma-separated checks whose files are dropped.")
 @click.option("--review", metavar="CHECKS", help="Comma-separated checks whose files are held for review.")
 @click.option("--keep", metavar="CHECKS", help="Comma-separated checks whose files are kept and marked.")
-@click.option("--split", metavar="T/V/T", help="Train/val/test proportions [default: 80/10/10].")
+@click.option("--split", metavar="T/V/T",
+              help="Train/val/test percentages summing to 100 (or fractions summing to 1.0) [default: 80/10/10].")
 @click.option("--seed", type=int, help="Seed for the split [default: 42].")
 @click.option("--min-class-size", type=int, help="Smaller classes go wholly to train [default: 10].")
+@click.option("--decisions", "decisions", type=click.Path(dir_okay=False, path_type=Path),
+              help="decisions.csv from the HTML report's review (path,action[,label]); decisions win over the policy.")
 @click.option("--resplit", is_flag=True,
               help="Ignore the dataset's given train/val/test split (given_split) and split anew, group-aware.")
 @click.option("--quarantine", type=click.Path(file_okay=False, path_type=Path),
@@ -54,9 +60,10 @@ def _policy(policy_file: Path | None, drop: str | None, review: str | None, keep
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Summary format on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
-def fix(manifest: Path | None, out: Path | None, policy_file: Path | None, drop: str | None,
+def fix(manifest: Path | None, out: Path | None, root: Path | None, policy_file: Path | None, drop: str | None,
         review: str | None, keep: str | None, split: str | None, seed: int | None,
-        min_class_size: int | None, resplit: bool, quarantine: Path | None, undo_journal: Path | None,
+        min_class_size: int | None, resplit: bool, decisions: Path | None, quarantine: Path | None,
+        undo_journal: Path | None,
         dry_run: bool, fmt: str, quiet: bool) -> None:
     """Apply a policy to an audit manifest; write clean.csv with a leak-proof split.
 
@@ -66,13 +73,15 @@ def fix(manifest: Path | None, out: Path | None, policy_file: Path | None, drop:
 
     \b
     Default policy (change with --drop/--review/--keep CHECKS or --policy FILE):
-      corrupt (broken, or unreadable by TensorFlow)   drop
+      corrupt (no decoder gives the pixels)            drop
       exact_duplicate, near_duplicate                  keep one per group, drop rest
       label_conflict (one image under several labels)  drop all copies (or review)
       split_leak (one image in two given splits)       drop the val/test copies
       misplaced                                        review (held out of clean.csv)
       dark, bright, low_contrast, resolution,
-      duplicate_filename, naming                       keep, marked in `reason`
+      duplicate_filename, naming, tf_unreadable        keep, marked in `reason`
+    Files that are not images at all (naming: LICENSE, notes.pkl) follow
+    corrupt's action: they can never be trained on.
     The most severe action wins: drop > review > keep. Review rows are held
     out of clean.csv and listed in clean.decisions.csv.
 
@@ -99,6 +108,13 @@ def fix(manifest: Path | None, out: Path | None, policy_file: Path | None, drop:
     split and splits everything as above.
 
     \b
+    Review: --decisions decisions.csv (downloaded from `dataclean report`'s
+    page; rows path,action[,label], action keep, drop or relabel) wins over
+    the policy. A relabelled file is kept under its new label and split as
+    such. Reviewed rows have reason "reviewed" in clean.decisions.csv. An
+    unknown path or action is an error (exit code 2).
+
+    \b
     Writes clean.csv (kept rows + split), clean.policy.toml (the effective
     policy; reuse with --policy) and clean.decisions.csv (every row).
 
@@ -109,6 +125,8 @@ def fix(manifest: Path | None, out: Path | None, policy_file: Path | None, drop:
           --drop corrupt,exact_duplicate,near_duplicate,label_conflict \\
           --split 80/10/10 --seed 42
       dataclean fix --manifest audit/manifest.csv --dry-run
+      dataclean fix --manifest audit/manifest.csv --root /new/place/of/data
+      dataclean fix --manifest audit/manifest.csv --decisions decisions.csv
       dataclean fix --manifest audit/manifest.csv --quarantine quarantine/
       dataclean fix --undo quarantine/journal.jsonl
     """
@@ -125,8 +143,9 @@ def fix(manifest: Path | None, out: Path | None, policy_file: Path | None, drop:
         raise DatacleanError("give --manifest audit/manifest.csv (or --undo JOURNAL)")
 
     policy = _policy(policy_file, drop, review, keep, split, seed, min_class_size, resplit)
-    plan = plan_fix(manifest, policy, quarantine_dir=quarantine)
+    plan = plan_fix(manifest, policy, quarantine_dir=quarantine, root=root, decisions=decisions)
     target = out or manifest.parent / "clean.csv"
+    check_outputs(manifest, target)
     summary = summarize(plan)
     summary["dry_run"] = dry_run
     summary["outputs"] = {k: str(v) for k, v in outputs_for(target).items()}

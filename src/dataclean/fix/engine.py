@@ -5,12 +5,14 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from dataclean.errors import DatacleanError
+from dataclean.fix.decisions import DecisionsLike, apply_decisions, as_decisions, decide_reviewed
 from dataclean.fix.policy import Policy, decide, policy_to_toml
 from dataclean.fix.quarantine import JOURNAL_NAME, Move, MoveReport, plan_moves, prepare_move, quarantine_files
 from dataclean.fix.split import assign_splits
@@ -55,13 +57,60 @@ def _tidy_ints(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def check_outputs(manifest: str | os.PathLike[str], out: str | os.PathLike[str]) -> None:
+    """Refuse outputs that would overwrite the input manifest (``fix --manifest audit/clean.csv``)."""
+    source = Path(manifest).resolve()
+    for path in outputs_for(out).values():
+        if path.resolve() == source:
+            raise DatacleanError(f"output {path} is the input manifest {manifest}: fix never overwrites its input; "
+                                 f"choose another --out")
+
+
+def _refuse_clean_manifest(df: pd.DataFrame, where: Path) -> None:
+    if "split" in df.columns:
+        raise DatacleanError(
+            f"manifest {where} was written by dataclean fix (it has a split column), not by dataclean audit; "
+            f"run fix on the audit's manifest (e.g. {where.with_name('manifest.csv')}), or train on {where}")
+
+
+def _use_root(df: pd.DataFrame, where: Path, root: str | os.PathLike[str] | None) -> None:
+    """Point every row at ``root`` (the dataset moved), or check that the manifest's root still exists."""
+    if root is not None:
+        new = Path(root)
+        if not new.is_dir():
+            raise DatacleanError(f"--root {new}: no such folder")
+        df["root"] = str(new.resolve())
+        return
+    for old in dict.fromkeys(df["root"]):
+        if "://" not in old and not Path(old).is_dir():
+            raise DatacleanError(
+                f"manifest {where}: its dataset root {old} no longer exists (moved or renamed?); "
+                f"pass --root NEW_FOLDER to read the files from where they are now")
+
+
 def plan_fix(manifest: str | os.PathLike[str], policy: Policy | None = None,
-             quarantine_dir: str | os.PathLike[str] | None = None) -> FixPlan:
-    """Read and verify the manifest, decide every row, split the kept rows, plan the moves."""
+             quarantine_dir: str | os.PathLike[str] | None = None,
+             root: str | os.PathLike[str] | None = None,
+             decisions: DecisionsLike | None = None) -> FixPlan:
+    """Read and verify the manifest, decide every row, split the kept rows, plan the moves.
+
+    ``root`` replaces the manifest's dataset root (the folder moved since the audit); the clean
+    manifest then points there. ``decisions`` (a decisions.csv from the report's review, or a
+    mapping path -> action) win over the policy; relabels change ``label`` before the split (see
+    dataclean.fix.decisions).
+    """
     policy = policy or Policy()
     where = Path(manifest)
     df = load_manifest(where)
-    decided = decide(df, policy)
+    _refuse_clean_manifest(df, where)
+    _use_root(df, where, root)
+    if decisions is not None:
+        reviewed = as_decisions(decisions)
+        source = f"decisions file {decisions}" if not isinstance(decisions, Mapping) else "decisions"
+        df, forced = apply_decisions(df, reviewed, where, source)
+        decided = decide_reviewed(df, forced, policy)
+    else:
+        decided = decide(df, policy)
 
     moves: list[Move] = []
     refused: list[tuple[str, str]] = []

@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from dataclean.checks import ordered_checks
+from dataclean.duplicates import label_conflicts
 from dataclean.errors import DatacleanError
 from dataclean.layout import SPLIT_ORDER
 
@@ -44,6 +45,9 @@ DEFAULT_ACTIONS: Mapping[str, str] = MappingProxyType(
 #: Checks that may never be "keep": the trainer cannot read broken or missing files, and an image kept
 #: under two labels teaches the model a contradiction.
 _NEVER_KEEP = ("corrupt", "label_conflict", "missing")
+
+#: Error code audits before the tf_unreadable check gave decodable images TensorFlow cannot read.
+LEGACY_TF_ERROR = "tf_unsupported"
 
 DEFAULT_SPLIT: tuple[float, float, float] = (80.0, 10.0, 10.0)
 DEFAULT_SEED = 42
@@ -104,7 +108,8 @@ def parse_checks(text: str) -> list[str]:
 
 
 def parse_split(value: str | Iterable[Any]) -> tuple[float, float, float]:
-    """``"80/10/10"`` or ``[80, 10, 10]`` -> three weights for train/val/test (any positive total)."""
+    """``"80/10/10"`` or ``[80, 10, 10]`` -> train/val/test percentages; they must sum to 100 (or to 1.0:
+    ``0.8/0.1/0.1``), so that a typo (``70/10/10``) is not silently rescaled."""
     parts = value.split("/") if isinstance(value, str) else list(value)
     try:
         nums = tuple(float(p) for p in parts)
@@ -114,6 +119,10 @@ def parse_split(value: str | Iterable[Any]) -> tuple[float, float, float]:
         raise DatacleanError(
             f"split must be three non-negative numbers train/val/test with train > 0, "
             f"e.g. 80/10/10; received: {value!r}")
+    total = sum(nums)
+    if not (math.isclose(total, 100.0, abs_tol=1e-6) or math.isclose(total, 1.0, abs_tol=1e-9)):
+        raise DatacleanError(
+            f"split must sum to 100 (or 1.0), e.g. 80/10/10; received: {value!r}, which sums to {total:g}")
     return nums[0], nums[1], nums[2]
 
 
@@ -244,21 +253,29 @@ def decide_columns(df: Any, policy: Policy | None = None) -> dict[str, list[str]
     for i, g in enumerate(groups):
         if g:
             members[g].append(i)
-    group_labels = {g: sorted(set(labels[i] for i in idx)) for g, idx in members.items()}
+    conflicts = label_conflicts(labels, groups)  # exactly what the label_conflict check flags
 
     rows = [_Row() for _ in paths]
     for i, row in enumerate(rows):
         if not (errors[i] or issues[i] or groups[i]):
             continue  # a clean file: nothing to decide (most rows)
         found = set(issues[i])
+        if errors[i] == LEGACY_TF_ERROR:  # an older audit's verdict on a decodable image: not corrupt
+            errors[i] = ""
+            found = (found - {"corrupt"}) | {"tf_unreadable"}
         if errors[i] == "missing":  # listed by an index, not on disk: nothing to train on, nothing to move
             row.add(policy.action("missing"), "missing", f"missing: {details[i] or 'listed, not on disk'}")
-        elif errors[i] or "corrupt" in found:  # never trainable; non-image files are named as such
+        elif errors[i] and "corrupt" not in found and "naming" in found:
+            # not meant to be an image (LICENSE, notes.pkl, .DS_Store): the audit names it under naming;
+            # never trainable, so it follows corrupt's action (drop or review, never keep)
+            row.add(policy.action("corrupt"), "naming", f"not an image file: {errors[i]}")
+            found.discard("naming")
+        elif errors[i] or "corrupt" in found:  # never trainable
             what = "not an image file" if errors[i] == "not_an_image" and "corrupt" not in found else "corrupt"
             row.add(policy.action("corrupt"), "corrupt", f"{what}: {errors[i] or 'unreadable'}")
-        others = [lb for lb in group_labels.get(groups[i], []) if lb != labels[i]]
+        others = conflicts.get(i, [])
         if others or "label_conflict" in found:
-            also = f": also under {', '.join(lb or '(no label)' for lb in others)}" if others else ""
+            also = f": also under {', '.join(others)}" if others else ""
             row.add(policy.action("label_conflict"), "label_conflict", f"label_conflict{also}")
         if "misplaced" in found:
             row.add(policy.action("misplaced"), "misplaced",

@@ -85,7 +85,8 @@ def keep_given_split(df: pd.DataFrame, ratios: str | Sequence[float] = DEFAULT_S
     result = given.copy().rename("split")
     train = given.eq("train")
     if not given.eq("val").any() and train.any() and v > 0:
-        result[train] = _stratified(df[train], (t, v, 0.0), seed, min_class_size)
+        carve = (100 * t / (t + v), 100 * v / (t + v), 0.0)  # train/val of the given train, as percentages
+        result[train] = _stratified(df[train], carve, seed, min_class_size)
     loose = given.eq("")
     if loose.any():
         groups = df["group"].astype(str).str.strip() if "group" in df.columns else pd.Series("", index=df.index)
