@@ -107,8 +107,9 @@ def test_fix_counts_non_image_files_under_naming_like_the_audit(nested: AuditRes
         "naming", "drop", "not an image file: not_an_image"]
 
 
-def test_clean_manifest_is_not_an_audit_manifest(tmp_path: Path) -> None:
-    manifest = make_manifest(tmp_path / "data", [row(f"cats/c{i}.png", shade=i) for i in range(4)])
+def test_clean_manifest_is_not_an_audit_manifest(nested: AuditResult, tmp_path: Path) -> None:
+    _audit_cli(Path(nested.summary["root"]), tmp_path / "audit")  # with its summary.json, as users have it
+    manifest = tmp_path / "audit" / "manifest.csv"
     assert _cli("fix", "--manifest", manifest, "-q").exit_code == 0
     clean = manifest.parent / "clean.csv"
     before = clean.read_bytes()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import errno
 import os
 import stat
@@ -66,8 +67,14 @@ def check_outputs(manifest: str | os.PathLike[str], out: str | os.PathLike[str])
                                  f"choose another --out")
 
 
-def _refuse_clean_manifest(df: pd.DataFrame, where: Path) -> None:
-    if "split" in df.columns:
+def _refuse_clean_manifest(where: Path) -> None:
+    """A clean.csv (or clean.decisions.csv) given as the audit's manifest: say so before anything else."""
+    try:
+        with open(where, newline="", encoding="utf-8-sig") as fh:
+            header = next(csv.reader([fh.readline()]), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return  # load_manifest names what is wrong with the file
+    if "split" in header:
         raise DatacleanError(
             f"manifest {where} was written by dataclean fix (it has a split column), not by dataclean audit; "
             f"run fix on the audit's manifest (e.g. {where.with_name('manifest.csv')}), or train on {where}")
@@ -101,8 +108,8 @@ def plan_fix(manifest: str | os.PathLike[str], policy: Policy | None = None,
     """
     policy = policy or Policy()
     where = Path(manifest)
+    _refuse_clean_manifest(where)
     df = load_manifest(where)
-    _refuse_clean_manifest(df, where)
     _use_root(df, where, root)
     if decisions is not None:
         reviewed = as_decisions(decisions)
