@@ -290,6 +290,24 @@ def test_out_inside_the_dataset(tmp_path: Path) -> None:
     assert (root / "audit" / MARKER).is_file()
 
 
+def test_folders_of_older_dataclean_versions_count_as_dataclean_made(tmp_path: Path) -> None:
+    """Audit outputs and quarantines written before markers existed are still recognised (and skipped)."""
+    root = tmp_path / "data"
+    for i in range(2):
+        write_png(root / "cats" / f"c{i}.png", 10 + i)
+    old_audit = root / "audit"
+    old_audit.mkdir()
+    (old_audit / "summary.json").write_text('{"tool": "dataclean", "files": 2}\n')
+    (old_audit / "manifest.csv").write_text("path,root\n")
+    old_q = root / "q"
+    (old_q / "cats").mkdir(parents=True)
+    (old_q / "journal.jsonl").write_text('{"src": "/x", "dst": "/y", "md5": "m", "bytes": 1}\n')
+    write_png(old_q / "cats" / "moved.png", 99)
+    result = run("audit", root, "--out", old_audit, "-j", "0", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["files"] == 2
+
+
 def test_quarantine_into_a_users_folder_is_refused(tmp_path: Path) -> None:
     root = tmp_path / "data"
     manifest = make_manifest(root, specs())
@@ -314,3 +332,23 @@ def undo_error(journal: Path) -> str:
     with pytest.raises(DatacleanError) as info:
         undo(journal)
     return str(info.value)
+
+
+def test_headerless_journal_of_an_older_version(tmp_path: Path) -> None:
+    """Journals from before headers: undone when every record shares one root, refused when a line points elsewhere."""
+    root, qdir = tmp_path / "data", tmp_path / "q"
+    write_png(qdir / "cats" / "a.png", 1)
+    write_png(qdir / "dogs" / "b.png", 2)
+    (root / "cats").mkdir(parents=True)
+    lines = [json.dumps({"src": str(root / rel), "dst": str(qdir / rel), "md5": md5_of(qdir / rel), "bytes": 1})
+             for rel in ("cats/a.png", "dogs/b.png")]
+    journal = qdir / "journal.jsonl"
+    journal.write_text("\n".join([*lines, json.dumps({"src": str(tmp_path / "elsewhere" / "dogs/b.png"),
+                                                      "dst": str(qdir / "dogs/b.png"), "md5": "0" * 32, "bytes": 1})]) + "\n")
+    result = run("fix", "--undo", journal)
+    assert (result.exit_code, result.stderr) == (
+        2, f"Error: journal {journal}: its records do not share one dataset root; refusing to undo anything\n")
+    journal.write_text("\n".join(lines) + "\n")
+    result = run("fix", "--undo", journal)
+    assert (result.exit_code, result.output) == (0, "restored 2 file(s); 0 already in place\n")
+    assert (root / "dogs" / "b.png").is_file() and not (tmp_path / "elsewhere").exists()

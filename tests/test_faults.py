@@ -26,7 +26,7 @@ from dataclean.fix.quarantine import load_journal, undo
 from dataclean.hashing import from_hex
 from dataclean.inspect import decode_file, inspect_file
 from dataclean.neardup import verified_pairs
-from dataclean.safety import LOCK_NAME, lock_folder
+from dataclean.safety import LOCK_NAME, lock_folder, write_marker
 from dataclean.table import Table
 from fix_helpers import make_manifest, md5_of, row, write_png
 
@@ -323,6 +323,12 @@ def test_control_characters_in_names_are_escaped(tmp_path: Path) -> None:
     fixed = run("fix", "--manifest", tmp_path / "audit" / "manifest.csv", "--quarantine", tmp_path / "q\x07")
     assert fixed.exit_code == 0, fixed.output
     assert "\x1b" not in fixed.output and "\x07" not in fixed.output and "q\\x07" in fixed.output
+    cls = root / "\x1b[32mbirds\x07"  # a class folder's name reaches fix's per-class table
+    for i in range(2):
+        write_png(cls / f"b{i}.png", 200 + i)
+    assert run("audit", root, "--out", tmp_path / "audit2", "-j", "0", "-q").exit_code == 0
+    fixed = run("fix", "--manifest", tmp_path / "audit2" / "manifest.csv")
+    assert fixed.exit_code == 0 and "\x1b" not in fixed.output and "\\x1b[32mbirds\\x07 *" in fixed.output
     bad = run("audit", tmp_path / "no\x1b[2Jwhere", "--out", tmp_path / "audit")
     assert (bad.exit_code, bad.stderr) == (2, f"Error: dataset folder not found: {tmp_path}/no\\x1b[2Jwhere\n")
 
@@ -405,3 +411,43 @@ def test_concurrent_fix_runs_on_one_quarantine_are_refused(tmp_path: Path) -> No
     assert (result.exit_code, result.stderr) == (
         2, f"Error: journal {qdir / 'journal.jsonl'} is in use by another dataclean fix; wait for it to finish\n")
     assert (root / "cats" / "bad.png").exists()
+
+
+@pytest.mark.parametrize("marked", [False, True], ids=["marker-write-fails", "journal-write-fails"])
+def test_full_disk_before_the_first_journal_line(tmp_path: Path, tiny_fs: Path, marked: bool) -> None:
+    root = tmp_path / "data"
+    manifest = make_manifest(root, [row("cats/c0.png", shade=0), row("cats/bad.png", raw=b"bad", issues="corrupt",
+                                                                     error="decode_error")])
+    qdir = tiny_fs / "q"
+    qdir.mkdir()
+    if marked:
+        write_marker(qdir, "quarantine", root=str(root))
+    filler = tiny_fs / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:  # fill the file system to the last block
+        while os.write(fd, b"\0" * 4096):
+            pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    result = run("fix", "--manifest", manifest, "--quarantine", qdir)
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
+    target = qdir / ("journal.jsonl" if marked else ".dataclean-folder.json")
+    assert result.stderr.startswith(f"Error: cannot write {'the journal ' if marked else ''}{target}: No space left "
+                                    f"on device ("), result.stderr
+    assert " MB free)" in result.stderr
+    assert (root / "cats" / "bad.png").read_bytes() == b"bad"
+    filler.unlink()  # room again: the same command now works, and undo puts everything back
+    assert run("fix", "--manifest", manifest, "--quarantine", qdir, "-q").exit_code == 0
+    assert not (root / "cats" / "bad.png").exists() and not load_journal(qdir / "journal.jsonl").bad_lines
+    assert run("fix", "--undo", qdir / "journal.jsonl").exit_code == 0 and (root / "cats" / "bad.png").exists()
+
+
+def test_python_api_releases_the_out_lock(tmp_path: Path) -> None:
+    """Two audits from one Python process to one --out, one after the other: the first one's lock is gone."""
+    import dataclean
+
+    root = small_dataset(tmp_path / "data")
+    for _ in range(2):
+        assert len(dataclean.audit(root, out=tmp_path / "audit", workers=0).result.table) == 6

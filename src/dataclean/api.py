@@ -107,24 +107,29 @@ def audit(
     settings: Mapping[str, Any] | Iterable[str] = (),
     max_pixels: int | None = None,
     on_progress: Callable[[int], None] | None = None,
+    max_file_mb: int | None = None,
 ) -> Audit:
     """Audit the dataset at ``data`` (what ``dataclean audit`` does).
 
     ``settings`` overrides check parameters, as ``{"near_duplicate.max_distance": 6}`` or
     ``["near_duplicate.max_distance=6"]``. With ``out`` the three outputs are written there too.
+    ``max_file_mb``: files bigger than this are hashed, not decoded (``--max-file-mb``, default 512).
     """
     from dataclean.audit import finish_audit, parse_params, read_labels_file, write_outputs
-    from dataclean.inspect import DEFAULT_MAX_PIXELS
+    from dataclean.inspect import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
     from dataclean.launch import start_audit
 
     items = [f"{k}={v}" for k, v in settings.items()] if isinstance(settings, Mapping) else list(settings)
     params = parse_params(items)
     labels_file = read_labels_file(labels) if labels else None
     job = start_audit(data, workers=workers, labels_path=labels, max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
-                      out_dir=out)
-    result = finish_audit(job, labels_file, labels, params, on_progress=on_progress)
-    if out is not None:
-        write_outputs(result, out)
+                      out_dir=out, max_bytes=max_file_mb * 1_000_000 if max_file_mb else DEFAULT_MAX_BYTES)
+    try:  # ``out`` stays locked against other audits until its outputs are written
+        result = finish_audit(job, labels_file, labels, params, on_progress=on_progress)
+        if out is not None:
+            write_outputs(result, out)
+    finally:
+        job.release()
     return Audit(result, Path(out) if out is not None else None)
 
 

@@ -61,8 +61,15 @@ def write_marker(folder: str | os.PathLike[str], kind: str, **info: Any) -> None
     if read_marker(path) is not None and marker.is_file():
         return
     tmp = path / f".{MARKER}.tmp"
-    tmp.write_text(json.dumps({"tool": "dataclean", "kind": kind, **info}, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, marker)
+    try:
+        tmp.write_text(json.dumps({"tool": "dataclean", "kind": kind, **info}, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, marker)
+    except OSError as exc:  # a full disk, most likely: say where, and how much room is left
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise DatacleanError(f"cannot write {marker}: {exc.strerror or exc} ({free_space(str(path))})") from None
 
 
 def read_marker(folder: str | os.PathLike[str]) -> dict[str, Any] | None:
@@ -86,11 +93,23 @@ def is_dataclean_journal(path: str) -> bool:
     return isinstance(data, dict) and (data.get("kind") == JOURNAL_KIND or {"src", "dst", "md5", "bytes"} <= set(data))
 
 
+def _is_dataclean_summary(path: str) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            data = json.loads(fh.read(1 << 22))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("tool") == "dataclean"
+
+
 def is_marked(folder: str, filenames: list[str]) -> bool:
-    """True for a folder dataclean made for itself: it holds the marker, or a quarantine journal of ours."""
+    """True for a folder dataclean made for itself: it holds the marker, or (made by a version before
+    markers) a quarantine journal or an audit's summary.json of ours."""
     if MARKER in filenames and read_marker(folder) is not None:
         return True
-    return "journal.jsonl" in filenames and is_dataclean_journal(os.path.join(folder, "journal.jsonl"))
+    if "journal.jsonl" in filenames and is_dataclean_journal(os.path.join(folder, "journal.jsonl")):
+        return True
+    return "summary.json" in filenames and _is_dataclean_summary(os.path.join(folder, "summary.json"))
 
 
 LOCK_NAME = ".dataclean.lock"
@@ -134,6 +153,8 @@ def check_folder_for_outputs(out: str | os.PathLike[str], root: str | os.PathLik
     if target == base:
         raise DatacleanError(f"{what} {out} is the dataset folder itself; give a folder outside it")
     if not os.path.lexists(target) or read_marker(target) is not None:
+        return
+    if os.path.isdir(target) and is_marked(target, os.listdir(target)):
         return
     if os.path.isdir(target) and not os.listdir(target):
         return

@@ -163,9 +163,9 @@ def fix(manifest: Path | None, out: Path | None, root: Path | None, policy_file:
         return
     Console().print(render_summary(summary))
     if dry_run:
-        click.echo(f"dry run: would write {target}"
-                   + (f" and move {len(plan.moves)} file(s) to {quarantine}" if quarantine else "")
-                   + "; nothing written")
+        click.echo(printable(f"dry run: would write {target}"
+                             + (f" and move {len(plan.moves)} file(s) to {quarantine}" if quarantine else "")
+                             + "; nothing written"))
     else:
         click.echo(printable(f"wrote {target}"))
         if quarantine is not None:

@@ -11,6 +11,7 @@ from rich.text import Text
 from dataclean.fix.engine import FixPlan
 from dataclean.fix.policy import ACTIONS, CHECKS
 from dataclean.fix.split import SPLITS
+from dataclean.text import printable
 
 
 def summarize(plan: FixPlan) -> dict[str, Any]:
@@ -75,7 +76,7 @@ def render_summary(summary: dict[str, Any]) -> RenderableType:
         checks.add_row(row["check"], *(str(row[x]) for x in ("keep", "review", "drop")))
     classes = _table("By class", ["label", "files", "kept", "review", "drop", "train", "val", "test"])
     for row in summary["by_class"]:
-        label = row["label"] or "(no label)"
+        label = printable(row["label"]) or "(no label)"  # a folder name must not drive the terminal
         classes.add_row(Text(label + (" *" if row["train_only"] else "")),
                         *(str(row[x]) for x in ("total", "keep", "review", "drop", *SPLITS)))
     s = summary["split"]
