@@ -32,9 +32,22 @@ CLOTHING = Path("/work/shared/data/clothing-dataset-small")
 BUDGET_MB = 15.0
 
 
-def make_findings_set(root: Path, findings: int, seed: int = 0) -> None:
-    """Photos with planted problems in proportions that give about ``findings`` findings (issues.csv rows)."""
+def make_findings_set(root: Path, findings: int, seed: int = 0, photos: list[Path] | None = None) -> None:
+    """Photos with planted problems in proportions that give about ``findings`` findings (issues.csv rows).
+
+    With ``photos`` (real photos, one per planted or clean file needed), those are used instead of
+    procedural ones: their thumbnails are what a real report holds.
+    """
     rng = np.random.default_rng(seed)
+    real = iter(photos or [])
+
+    def picture(label: str, size: tuple[int, int] = (128, 128)) -> Image.Image:
+        src = next(real, None)
+        if src is None:
+            return photo(rng, label, size)
+        with Image.open(src) as im:
+            img = im.convert("RGB")
+        return img if size == (128, 128) else img.resize(size)
     unit = findings / 5000
     plan = {"clean": int(2500 * unit), "dark": int(900 * unit), "bright": int(900 * unit), "dup": int(700 * unit),
             "tiny": int(500 * unit), "corrupt": int(300 * unit), "near": int(250 * unit)}
@@ -49,12 +62,12 @@ def make_findings_set(root: Path, findings: int, seed: int = 0) -> None:
     for _ in range(plan["clean"]):
         label = SHAPES[k % len(SHAPES)]
         p = name(label)
-        save_jpeg(photo(rng, label), p)
+        save_jpeg(picture(label), p)
         originals.append(p)
     for kind in ("dark", "bright"):
         for _ in range(plan[kind]):
             label = SHAPES[k % len(SHAPES)]
-            img = photo(rng, label)
+            img = picture(label)
             img = ImageEnhance.Brightness(img).enhance(0.15) if kind == "dark" else \
                 Image.blend(img, Image.new("RGB", img.size, "white"), 0.9)
             save_jpeg(img, name(label))
@@ -63,7 +76,7 @@ def make_findings_set(root: Path, findings: int, seed: int = 0) -> None:
         shutil.copyfile(src, name(src.parent.name))
     for _ in range(plan["tiny"]):
         label = SHAPES[k % len(SHAPES)]
-        save_jpeg(photo(rng, label, (20, 20)), name(label))
+        save_jpeg(picture(label, (20, 20)), name(label))
     for i in range(plan["corrupt"]):
         data = originals[-1 - i].read_bytes()
         name(originals[-1 - i].parent.name).write_bytes(data[: len(data) // 2])
@@ -100,6 +113,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--max-per-check", type=int, default=200)
     parser.add_argument("--skip-clothing", action="store_true")
+    parser.add_argument("--real-photos", action="store_true",
+                        help="build the findings set from the clothing photos (real thumbnails) instead of procedural ones")
     args = parser.parse_args()
     ok = True
     with tempfile.TemporaryDirectory(prefix="dataclean-report-bench-") as tmp:
@@ -110,9 +125,11 @@ def main() -> int:
             else:
                 print(f"skipped: {CLOTHING} not found")
         t0 = time.perf_counter()
-        make_findings_set(base / "gen", args.findings)
+        photos = sorted(CLOTHING.glob("*/*/*.jpg")) if args.real_photos else None
+        make_findings_set(base / "gen", args.findings, photos=photos)
         print(f"generated set written in {time.perf_counter() - t0:.1f} s")
-        got = measure("generated", base / "gen", base / "gen-audit", args.workers, args.max_per_check)
+        label = "generated" + (" from the clothing photos" if photos else "")
+        got = measure(label, base / "gen", base / "gen-audit", args.workers, args.max_per_check)
         within = got["findings"] >= args.findings and got["mb"] <= BUDGET_MB
         print(f"budget: {got['findings']} findings -> {got['mb']:.2f} MB (<= {BUDGET_MB:.0f} MB): {'ok' if within else 'OVER'}")
         ok = ok and within

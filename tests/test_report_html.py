@@ -159,3 +159,12 @@ def test_columns_and_checks_from_newer_audits_are_used_when_present(tmp_path: Pa
     assert "<title>dogs train: 1</title>" in page and "Classes (files per class, per split)" in page
     assert '<div class="group" data-group="g1">' in page and '<span class="split">test</span>' in page
     assert 'id="check-blurry"' in page
+
+
+def test_near_duplicate_details_put_the_scores_first() -> None:
+    from dataclean.htmlreport.page import short_detail
+
+    detail = ("phash distance 8 to squares/square_002_small.jpg, similarity 1.00; "
+              "phash distance 3 to a/b c.jpg (mirrored), similarity 0.99; identical to x/y.jpg")
+    assert short_detail(detail) == ("distance 8, similarity 1.00 to square_002_small.jpg; "
+                                    "distance 3, similarity 0.99 mirrored to b c.jpg; identical to x/y.jpg")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -323,9 +324,26 @@ def _card(data: AuditData, path: str, detail: str, check: str, thumbs: dict[str,
             f'data-label="{attr(label)}" data-checks="{attr(" ".join(issues))}" data-proposed="{attr(action)}">'
             f'{picture}<div class="path" title="{attr(path)}">{text(path)}</div>'
             f'<div class="badges">{"".join(badges)}<span class="policy" title="{attr(reason)}">{text(policy)}</span></div>'
-            f'<div class="detail">{text(detail)}</div>'
+            f'<div class="detail" title="{attr(detail)}">{text(short_detail(detail))}</div>'
             f'<div class="review">{keep}'
             f'<button type="button" data-act="drop">drop</button>{relabel}</div></div>')
+
+
+_NEAR = re.compile(r"phash distance (\d+) to (.+?)( \(mirrored\))?, similarity ([\d.]+)$")
+
+
+def short_detail(detail: str) -> str:
+    """A card's detail with near-duplicate pairs put score first: "distance 3, similarity 0.99 to x.jpg"
+    (the full text stays in the card's tooltip)."""
+    parts = []
+    for part in detail.split("; "):
+        m = _NEAR.match(part)
+        if m:
+            mirrored = " mirrored" if m.group(3) else ""
+            parts.append(f"distance {m.group(1)}, similarity {m.group(4)}{mirrored} to {m.group(2).rsplit('/', 1)[-1]}")
+        else:
+            parts.append(part)
+    return "; ".join(parts)
 
 
 def _review_bar() -> str:
