@@ -100,7 +100,7 @@ def test_csv_index_with_a_split_column(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("content", "message"), [
-    ("00001.jpg 0\n00002.jpg\n", "Error: index train.txt line 2: expected 'relative/path label', got '00002.jpg' (1 fields"),
+    ("00001.jpg 0\n00002.jpg\n", "Error: index train.txt line 2: expected 'relative/path label', got '00002.jpg' (1 field;"),
     ("00001.jpg 0\n00002.jpg 0 1\n", "Error: index train.txt line 2: expected 'relative/path label', got '00002.jpg 0 1'"),
     ("00001.jpg 7\n", "Error: label '7' (train.txt line 1) is not an id in {classes} (ids: 1, 2, 3)"),
     (b"\xff\xfe\x00bad", "Error: index file "),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dataclean.checks.files import IMAGE_EXTENSIONS
 from dataclean.errors import DatacleanError
@@ -122,7 +124,7 @@ def test_csv_index_with_split_column_and_extra_columns() -> None:
 
 
 @pytest.mark.parametrize(("text", "name", "message"), [
-    ("a.jpg 1\nb.jpg\n", "train.txt", "index train.txt line 2: expected 'relative/path label', got 'b.jpg' (1 fields"),
+    ("a.jpg 1\nb.jpg\n", "train.txt", "index train.txt line 2: expected 'relative/path label', got 'b.jpg' (1 field;"),
     ("a.jpg 1\nb c.jpg 2\n", "train.txt", "index train.txt line 2: expected 'relative/path label', got 'b c.jpg 2' (3"),
     ("a.jpg,1\n", "x.csv", "index x.csv line 1: a CSV index needs a header with path,label[,split]; missing path, label"),
     ("path,label\na.jpg,1,extra\n", "x.csv", "index x.csv line 2: expected 2 fields (path,label), found 3"),
@@ -189,3 +191,45 @@ def test_class_names_map_folder_ids() -> None:
 def test_flat_layout_with_an_index_is_refused() -> None:
     with pytest.raises(DatacleanError, match="--layout flat ignores labels, but --index gives them"):
         LayoutOptions("flat", index=_index(("a.jpg", "1", "")))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab.,/ \t\n\r#\"'\\:0123456789_-é")), max_size=80),
+       st.sampled_from(["train.txt", "labels.csv", "x"]))
+def test_any_index_text_parses_or_fails_with_a_one_line_error(text: str, name: str) -> None:
+    try:
+        entries = parse_index(text, name)
+    except DatacleanError as exc:
+        assert "\n" not in str(exc) and name in str(exc)
+        return
+    assert entries and all(e.path and e.label and ".." not in e.path.split("/") for e in entries)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab \t\n\r#0123456789é")), max_size=60))
+def test_any_class_names_text_parses_or_fails_with_a_one_line_error(text: str) -> None:
+    try:
+        names = parse_class_names(text, "classes.txt")
+    except DatacleanError as exc:
+        assert "\n" not in str(exc) and "classes.txt" in str(exc)
+        return
+    assert names and all(k and v and v == v.strip() for k, v in names.items())
+
+
+_PART = st.sampled_from(["train", "Test_Set", "validation", "cats", "dogs", "a", "x.jpg", "y.png", "n.txt"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(_PART, min_size=1, max_size=4).map("/".join), max_size=12, unique=True),
+       st.sampled_from(["auto", "classes", "splits", "flat"]))
+def test_any_file_list_is_laid_out_row_for_row(paths: list[str], layout: str) -> None:
+    paths = sorted(paths)
+    try:
+        lay = resolve_layout(paths, LayoutOptions(layout))
+    except DatacleanError as exc:  # only a forced --layout splits over a folder that is not a split
+        assert layout == "splits" and "is not a split name" in str(exc)
+        return
+    assert len(lay.labels) == len(lay.given_splits) == len(paths)
+    assert set(lay.given_splits) <= {"", "train", "val", "test"}
+    for p, lbl in zip(paths, lay.labels):
+        assert lbl == "" or lbl in p.split("/")[:-1]  # a label is always one of the path's folders

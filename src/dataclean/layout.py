@@ -219,8 +219,9 @@ def parse_index(text: str, name: str) -> list[IndexEntry]:
             continue
         tokens = line.split()
         if len(tokens) != 2:
+            fields = f"{len(tokens)} field{'' if len(tokens) == 1 else 's'}"
             raise DatacleanError(f"index {name} line {no}: expected 'relative/path label', got {line.strip()[:80]!r} "
-                                 f"({len(tokens)} fields; a path with spaces needs a CSV index path,label)")
+                                 f"({fields}; a path with spaces needs a CSV index path,label)")
         where = f"index {name} line {no}"
         out.append(IndexEntry(_relative(tokens[0], where), tokens[1], default_split, f"{name} line {no}"))
     return out
@@ -234,7 +235,12 @@ def _parse_csv(text: str, name: str, default_split: str) -> list[IndexEntry]:
         rows = list(csv.reader(io.StringIO(text)))
     except csv.Error as exc:
         raise DatacleanError(f"index {name} is not a readable CSV: {first_line(exc)}") from None
-    header_at = next(i for i, r in enumerate(rows) if any(c.strip() for c in r))
+    def skip(row: list[str]) -> bool:  # blank, or a # comment (as in a whitespace list)
+        return not any(c.strip() for c in row) or row[0].lstrip().startswith("#")
+
+    header_at = next((i for i, r in enumerate(rows) if not skip(r)), None)
+    if header_at is None:
+        raise DatacleanError(f"index {name} lists no files")
     header = [c.strip().lower() for c in rows[header_at]]
     missing = [c for c in ("path", "label") if c not in header]
     if missing:
@@ -244,7 +250,7 @@ def _parse_csv(text: str, name: str, default_split: str) -> list[IndexEntry]:
     at_split = header.index("split") if "split" in header else None
     out = []
     for no, row in enumerate(rows[header_at + 1:], start=header_at + 2):
-        if not any(c.strip() for c in row):
+        if skip(row):
             continue
         where = f"index {name} line {no}"
         if len(row) != len(header):
