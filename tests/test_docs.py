@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from dataclean.checks import REGISTRY
 from dataclean.cli import main
 
-COMMANDS = ["audit", "checks", "fix", "report", "train", "predict"]
+COMMANDS = ["audit", "checks", "fix", "report", "train", "predict", "serve"]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=COMMANDS)

@@ -66,6 +66,7 @@ def test_train_writes_a_complete_run(run) -> None:
     assert "Test split (6 images)" in result.output and f"run written to {out}" in result.output
     assert "trains from scratch" in result.output and "--fine-tune-epochs, --unfreeze" in result.output
     assert "from-scratch epoch 2/2" in result.output and "fine-tune epoch" not in result.output
+    assert not (out / "checkpoints").exists()  # one model file: no second copy without --keep-checkpoints
 
 
 @pytest.mark.filterwarnings("ignore:Skipping nested container")
@@ -100,16 +101,22 @@ def test_predict_prints_top_k(cli, run) -> None:
     assert all(len(line.split(": ")[1].split(", ")) == 2 for line in lines)
 
 
-def test_predict_bad_image_is_one_line(cli, run, tmp_path: Path) -> None:
-    _, out, _ = run
-    result = invoke(cli, "predict", "--model", out / "model.keras", tmp_path / "nope.jpg")
-    assert result.exit_code == 2
-    assert result.output == f"Error: image not found: {tmp_path / 'nope.jpg'}\n"
+def test_predict_goes_on_past_bad_files_and_exits_1(cli, run, tmp_path: Path) -> None:
+    _, out, manifest = run
+    good = sorted((manifest.parent / "data" / "red").glob("test_*"))[0]
     junk = tmp_path / "junk.png"
     junk.write_bytes(b"not an image")
-    result = invoke(cli, "predict", "--model", out / "model.keras", junk)
-    assert result.exit_code == 2 and result.output.startswith(f"Error: cannot decode image {junk}:")
-    assert result.output.count("\n") == 1
+    result = CliRunner().invoke(cli, ["predict", "--model", str(out), str(tmp_path / "nope.jpg"), str(junk), str(good)])
+    assert result.exit_code == 1
+    assert result.stderr == (f"skipped {tmp_path / 'nope.jpg'}: file not found\n"
+                             f"skipped {junk}: not an image (no format recognised its bytes)\n")
+    assert result.stdout.startswith(f"{good}: ") and result.stdout.count("\n") == 1
+
+
+def test_predict_bad_model_exits_2(cli, tmp_path: Path) -> None:
+    result = invoke(cli, "predict", "--model", tmp_path / "model.keras", tmp_path / "x.jpg")
+    assert result.exit_code == 2
+    assert result.output == f"Error: no labels.json beside {tmp_path / 'model.keras'} (expected {tmp_path / 'labels.json'})\n"
 
 
 @pytest.fixture
@@ -171,3 +178,4 @@ def test_undecodable_file_at_train_time_exits_2_naming_it(cli, manifest: Path, m
                     "--image-size", 32, "--epochs", 1, "--fine-tune-epochs", 0, "--out", tmp_path / "r")
     assert result.exit_code == 2, result.output
     assert result.output.splitlines()[-1].startswith(f"Error: cannot decode {broken} (")
+    assert not (tmp_path / "r").exists()  # a failed run leaves no run folder behind

@@ -20,6 +20,7 @@ LAZY_COMMANDS = {
     "fix": "dataclean.fix.cli:fix",
     "train": "train.cli:train",
     "predict": "train.cli:predict",
+    "serve": "train.cli:serve",
 }
 
 
@@ -68,6 +69,8 @@ def main() -> None:
       dataclean audit data/                          # -> audit/manifest.csv, issues.csv, summary.json
       dataclean fix --manifest audit/manifest.csv    # -> audit/clean.csv with a leak-proof split
       dataclean train --manifest audit/clean.csv     # -> runs/<name>/ model, metrics, plots
+      dataclean predict --model runs/<name> photos/  # top classes per image
+      dataclean serve runs/<name>                    # the model over HTTP on 127.0.0.1:8000
     """
 
 

@@ -9,6 +9,8 @@ network, BatchNorm included, in one phase of ``epochs``, and the fine-tune setti
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,11 @@ from dataclean.errors import DatacleanError
 
 @dataclass(frozen=True)
 class Arch:
-    """One Keras application backbone: where to find it and what input it expects."""
+    """One backbone: where to find it and what input it expects.
+
+    The Keras applications have ``module``/``constructor`` and pretrained weights (``notop_file``);
+    ``simplecnn`` has neither: it is built by :func:`train.model.simple_cnn` and always trains from scratch.
+    """
 
     name: str
     module: str  # keras.applications sub-module that holds preprocess_input
@@ -26,10 +32,16 @@ class Arch:
     default_size: int  # the size its ImageNet weights were trained at
     min_size: int  # smallest input Keras accepts for it
     preprocessing: str  # what its preprocess_input does, for --help and the README
-    notop_file: str  # name of the Keras applications backbone weights file (for --weights PATH)
+    notop_file: str  # name of the Keras applications backbone weights file (for --weights PATH); "" if none
+
+    @property
+    def pretrained(self) -> bool:
+        """Whether ImageNet weights exist for it (transfer learning is possible)."""
+        return bool(self.notop_file)
 
 
 ARCHS: dict[str, Arch] = {a.name: a for a in [
+    Arch("simplecnn", "", "", 128, 32, "scales to [0, 1]", ""),
     Arch("inceptionv3", "inception_v3", "InceptionV3", 299, 75, "scales to [-1, 1]",
          "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"),
     Arch("resnet50v2", "resnet_v2", "ResNet50V2", 224, 32, "scales to [-1, 1]",
@@ -67,7 +79,9 @@ class TrainConfig:
     manifest: str
     out: str
     arch: str = "inceptionv3"
-    weights: str = "imagenet"  # "imagenet", "none", or a path to a *_notop.h5 backbone weights file
+    # "imagenet", "none", or a path to a *_notop.h5 backbone weights file; None: "imagenet" for the Keras
+    # applications, "none" for simplecnn (it has no pretrained weights)
+    weights: str | None = None
     image_size: int | None = None
     batch_size: int = 32
     epochs: int = 10  # transfer: phase 1, head only, backbone frozen; from scratch: the only phase
@@ -82,7 +96,13 @@ class TrainConfig:
     patience: int = 4  # EarlyStopping patience, in epochs, per phase
     cache: bool = True
     seed: int = 42
+    keep_checkpoints: bool = False  # also keep checkpoints/best_<phase>.weights.h5 in the run directory
     data_cache: str | None = None  # where a remote manifest's files are fetched; None: data-cache/ beside `out`
+
+    @property
+    def remote_cache(self) -> str:
+        """Where files of a remote manifest root are fetched: --data-cache, else data-cache/ beside the run dir."""
+        return self.data_cache or os.path.join(os.path.dirname(os.path.abspath(self.out)), "data-cache")
 
     def __post_init__(self) -> None:
         arch = get_arch(self.arch)
@@ -93,6 +113,12 @@ class TrainConfig:
             raise DatacleanError(
                 f"--image-size {self.image_size} is too small for {arch.name}; it needs at least "
                 f"{arch.min_size} (default {arch.default_size})")
+        if self.weights is None:
+            self.weights = "imagenet" if arch.pretrained else "none"
+        if not arch.pretrained and self.weights.lower() != "none":
+            raise DatacleanError(
+                f"--weights {self.weights!r}: {arch.name} has no pretrained weights, it always trains from "
+                "scratch (leave --weights out or pass --weights none)")
         if self.weights.lower() in ("imagenet", "none"):
             self.weights = self.weights.lower()
         elif not Path(self.weights).is_file():
@@ -146,3 +172,42 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def check_run_dir(out: str | os.PathLike[str], overwrite: bool) -> Path:
+    """The run directory ``out``, checked but not created (a failed start must leave no folder behind).
+
+    Refuses one that already holds a model unless ``overwrite``, and an ``out`` that is a file.
+    """
+    run = Path(out)
+    if run.exists() and not run.is_dir():
+        raise DatacleanError(f"--out {run} exists and is not a directory")
+    if (run / "model.keras").exists() and not overwrite:
+        raise DatacleanError(
+            f"run directory {run} already holds a model.keras; choose another --out or pass --overwrite")
+    return run
+
+
+def keras_cache_dir() -> Path:
+    """Where Keras keeps downloaded weights: ``$KERAS_HOME/models``, else ``~/.keras/models``."""
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return Path(home) / "models"
+
+
+def check_weights_reachable(cfg: TrainConfig, host: str = "storage.googleapis.com", timeout: float = 3.0) -> None:
+    """With ``--weights imagenet`` and no cached file, fail in seconds when the download host is unreachable.
+
+    Keras would only find out after a long connection timeout, once TensorFlow is loaded.
+    """
+    if cfg.weights != "imagenet":
+        return
+    arch = get_arch(cfg.arch)
+    if (keras_cache_dir() / arch.notop_file).is_file():
+        return
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+    except OSError as exc:
+        raise DatacleanError(
+            f"--weights imagenet: the {arch.name} weights are not cached ({keras_cache_dir() / arch.notop_file}) "
+            f"and {host} cannot be reached ({exc.strerror or exc}); use --weights none (or --arch simplecnn), "
+            f"or --weights PATH to a downloaded {arch.notop_file}") from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -14,9 +15,8 @@ import numpy as np
 import pandas as pd
 from rich.console import Console
 
-from dataclean.errors import DatacleanError
 from dataclean.io import file_md5, write_csv, write_json
-from train.config import FINE_TUNE_SETTINGS, TrainConfig
+from train.config import FINE_TUNE_SETTINGS, TrainConfig, check_run_dir
 from train.data import Splits, build_dataset, class_weights, load_splits, naming_bad_files
 from train.evaluate import Evaluation, evaluate
 from train.fit import FitResult, fit_from_scratch, fit_two_phase
@@ -38,7 +38,10 @@ class RunResult:
 def environment() -> dict[str, Any]:
     """Versions and the devices TensorFlow sees (a GPU is used automatically when present)."""
     import keras
-    import tensorflow as tf
+
+    from train.tfenv import import_tensorflow, is_verbose
+
+    tf = import_tensorflow(is_verbose())
 
     return {
         "tensorflow": tf.__version__, "keras": keras.__version__, "python": platform.python_version(),
@@ -48,20 +51,26 @@ def environment() -> dict[str, Any]:
 
 def prepare_run_dir(out: str | os.PathLike[str], overwrite: bool) -> Path:
     """Create ``out``; refuse to reuse one that already holds a model unless ``overwrite``."""
-    run = Path(out)
-    if (run / "model.keras").exists() and not overwrite:
-        raise DatacleanError(
-            f"run directory {run} already holds a model.keras; choose another --out or pass --overwrite")
-    if run.exists() and not run.is_dir():
-        raise DatacleanError(f"--out {run} exists and is not a directory")
+    run = check_run_dir(out, overwrite)
     run.mkdir(parents=True, exist_ok=True)
     return run
 
 
 def save_model(model: Any, path: str | os.PathLike[str]) -> None:
-    """``model.save`` to a temp name beside ``path``, then rename (Keras needs the .keras suffix)."""
+    """``model.save`` to a temp name beside ``path``, then rename (Keras needs the .keras suffix).
+
+    The optimizer's state (Adam's two moments per trainable weight: twice the weights from scratch) is
+    not saved: the model is recompiled first with a fresh optimizer at its last learning rate. The file
+    is for inference, and a third of the size.
+    """
+    import keras
+
     target = Path(path)
     tmp = target.with_name(f".{target.stem}.tmp{os.getpid()}.keras")
+    if getattr(model, "optimizer", None) is not None and getattr(model, "compiled", False):
+        lr = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+        model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
     try:
         model.save(tmp)
         os.replace(tmp, target)
@@ -89,23 +98,40 @@ def write_run(run_dir: str | os.PathLike[str], *, model: Any, classes: list[str]
     return run
 
 
-def run_training(cfg: TrainConfig, *, overwrite: bool = False, console: Console | None = None) -> RunResult:
-    """Check the manifest, build the datasets and model, fit (two phases, or one from scratch when
-    ``cfg.weights`` is "none"), evaluate on test, write the run."""
+def run_training(cfg: TrainConfig, *, overwrite: bool = False, console: Console | None = None,
+                 splits: Splits | None = None) -> RunResult:
+    """Check the manifest (unless ``splits`` were loaded already), build the datasets and model, fit
+    (two phases, or one from scratch when ``cfg.weights`` is "none"), evaluate on test, write the run.
+
+    Nothing is written to ``cfg.out`` until the run's files are, at the end (with ``keep_checkpoints``
+    the checkpoints folder is made when fitting starts); a run that fails removes a folder it created,
+    unless it holds a checkpoint.
+    """
     console = console or Console(stderr=True)
     started = time.time()
-    splits: Splits = load_splits(cfg.manifest, data_cache=cfg.data_cache or Path(cfg.out).parent / "data-cache")
-    run = prepare_run_dir(cfg.out, overwrite)
+    splits = splits or load_splits(cfg.manifest, data_cache=cfg.remote_cache)
+    run = check_run_dir(cfg.out, overwrite)
+    created = not run.exists()
+    try:
+        result = _train(cfg, splits, run, console, started)
+    except BaseException:
+        if created and run.is_dir() and not any((run / "checkpoints").glob("*.h5")):
+            shutil.rmtree(run, ignore_errors=True)
+        raise
+    return result
 
+
+def _train(cfg: TrainConfig, splits: Splits, run: Path, console: Console, started: float) -> RunResult:
     import keras
 
     keras.utils.set_random_seed(cfg.seed)
     size, bs = cfg.size, cfg.batch_size
     train_ds = build_dataset(splits.paths["train"], splits.labels["train"], size, bs, shuffle=True,
-                             seed=cfg.seed, cache=cfg.cache)
-    val_ds = (build_dataset(splits.paths["val"], splits.labels["val"], size, bs, cache=cfg.cache)
+                             seed=cfg.seed, cache=cfg.cache, pillow=splits.pillow["train"])
+    val_ds = (build_dataset(splits.paths["val"], splits.labels["val"], size, bs, cache=cfg.cache,
+                            pillow=splits.pillow["val"])
               if splits.paths["val"] else None)
-    test_ds = build_dataset(splits.paths["test"], None, size, bs, cache=False)
+    test_ds = build_dataset(splits.paths["test"], None, size, bs, cache=False, pillow=splits.pillow["test"])
     weights = class_weights(splits.labels["train"], len(splits.classes)) if cfg.class_weight == "auto" else None
     model = build_model(cfg.arch, len(splits.classes), size, cfg.keras_weights, cfg.dropout, cfg.hidden_units,
                         augment=cfg.augment, seed=cfg.seed, from_scratch=cfg.from_scratch)
@@ -121,19 +147,30 @@ def run_training(cfg: TrainConfig, *, overwrite: bool = False, console: Console 
                       highlight=False, soft_wrap=True)
     if val_ds is None:
         console.print("[yellow]no val split: early stopping watches the training loss[/]")
+    n_train = len(splits.paths["train"]) + len(splits.paths["val"])
+    first_pass = f"decoding{' + caching' if cfg.cache else ''} {n_train} images"
+    if splits.pillow_count():
+        console.print(f"{splits.pillow_count()} file(s) in formats TensorFlow cannot read are decoded by Pillow",
+                      highlight=False)
+    if cfg.keep_checkpoints:
+        run.mkdir(parents=True, exist_ok=True)
     all_paths = [p for s in ("train", "val", "test") for p in splits.paths[s]]
-    with naming_bad_files(all_paths):
+    all_pillow = [bool(f) for s in ("train", "val", "test") for f in splits.pillow[s]]
+    with naming_bad_files(all_paths, all_pillow):
         if cfg.from_scratch:
             fit = fit_from_scratch(model, train_ds, val_ds, run_dir=run, epochs=cfg.epochs,
                                    learning_rate=cfg.learning_rate, class_weight=weights, patience=cfg.patience,
-                                   console=console)
+                                   console=console, keep_checkpoints=cfg.keep_checkpoints, first_pass=first_pass,
+                                   cosine=cfg.arch == "simplecnn")
         else:
             fit = fit_two_phase(model, train_ds, val_ds, run_dir=run, epochs=cfg.epochs,
                                 fine_tune_epochs=cfg.fine_tune_epochs, unfreeze=cfg.unfreeze,
                                 learning_rate=cfg.learning_rate,
                                 fine_tune_learning_rate=cfg.fine_tune_learning_rate or 0,
-                                class_weight=weights, patience=cfg.patience, console=console)
-        evaluation = evaluate(model, test_ds, splits.labels["test"], splits.classes, splits.paths["test"])
+                                class_weight=weights, patience=cfg.patience, console=console,
+                                keep_checkpoints=cfg.keep_checkpoints, first_pass=first_pass)
+        with console.status(f"evaluating on the {len(splits.paths['test'])} test images"):
+            evaluation = evaluate(model, test_ds, splits.labels["test"], splits.classes, splits.paths["test"])
     config: dict[str, Any] = {
         "settings": cfg.to_dict(),
         "mode": cfg.mode,
@@ -141,6 +178,7 @@ def run_training(cfg: TrainConfig, *, overwrite: bool = False, console: Console 
         "classes": splits.classes,
         "counts": counts,
         "class_weight": weights,
+        "pillow_decoded": splits.pillow_count(),
     }
     if cfg.from_scratch:
         config["epochs_run"] = {"from_scratch": fit.phase1_epochs}
