@@ -55,7 +55,13 @@ def _watch_parent(parent: int, every: float = 0.2) -> None:
 def _worker_init(memory_limit: int | None, parent: int | None = None) -> None:
     if parent is not None:  # a daemon thread: no import, nothing to clean up
         threading.Thread(target=_watch_parent, args=(parent,), name="watch-parent", daemon=True).start()
-    # Decoders (libtiff, openjpeg) print to the C-level stderr; keep the user's terminal clean.
+    sandbox_worker(memory_limit)
+    signal.signal(signal.SIGALRM, _on_alarm)
+
+
+def sandbox_worker(memory_limit: int | None) -> None:
+    """What every decoding worker process does first: C-level stderr to /dev/null (libtiff and openjpeg
+    print there; keep the user's terminal clean) and, when given, a cap on its address space."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     os.close(devnull)
@@ -63,7 +69,6 @@ def _worker_init(memory_limit: int | None, parent: int | None = None) -> None:
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
         limit = memory_limit if hard == resource.RLIM_INFINITY else min(memory_limit, hard)
         resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-    signal.signal(signal.SIGALRM, _on_alarm)
 
 
 def decode_guarded(path: str, max_pixels: int, timeout: int, max_bytes: int = DEFAULT_MAX_BYTES,

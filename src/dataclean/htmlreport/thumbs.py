@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import io
 import os
-import resource
 import signal
 import warnings
 from collections.abc import Callable, Sequence
@@ -21,6 +20,8 @@ from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 
 from PIL import Image, ImageFile, ImageOps
+
+from dataclean.pool import sandbox_worker
 
 THUMB_SIDE = 128
 THUMB_QUALITY = 70
@@ -39,13 +40,7 @@ def _alarm(signum: int, frame: object) -> None:
 
 
 def _init_worker(memory_limit: int | None) -> None:
-    devnull = os.open(os.devnull, os.O_WRONLY)  # C decoders print to stderr; keep the terminal clean
-    os.dup2(devnull, 2)
-    os.close(devnull)
-    if memory_limit:
-        _, hard = resource.getrlimit(resource.RLIMIT_AS)
-        limit = memory_limit if hard == resource.RLIM_INFINITY else min(memory_limit, hard)
-        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    sandbox_worker(memory_limit)
     signal.signal(signal.SIGALRM, _alarm)
 
 
