@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import struct
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,17 @@ def make_small_dataset(root: Path, n_per_class: int = 6) -> dict[str, bytes]:
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_bytes(data)
     return files
+
+
+def slow_png(chunks: int = 2_500_000) -> bytes:
+    """A valid 8x8 PNG whose header is followed by ``chunks`` empty private chunks (12 bytes each):
+    Pillow parses them one by one in Python, ~2.6 us each, so 2.5M (30 MB) keep the decoder busy for
+    ~7 s on a quiet core, far past a 1 s time limit."""
+    buf = io.BytesIO()
+    Image.new("L", (8, 8)).save(buf, "PNG")
+    png = buf.getvalue()
+    empty = struct.pack(">I", 0) + b"prVt" + struct.pack(">I", zlib.crc32(b"prVt"))
+    return png[:33] + empty * chunks + png[33:]  # 33: signature and IHDR
 
 
 def copy_tree(src: Path, dst: Path) -> None:

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -19,7 +20,7 @@ from click.testing import CliRunner
 from dataclean.audit import run_audit
 from dataclean.cli import main
 from s3_helpers import S3, s3  # noqa: F401 - the fixture
-from scale_helpers import comparable, jpeg_bytes, make_small_dataset, summary_core
+from scale_helpers import comparable, copy_tree, jpeg_bytes, make_small_dataset, slow_png, summary_core
 
 distributed = pytest.importorskip("distributed")
 pytestmark = pytest.mark.slow
@@ -83,6 +84,86 @@ def test_killing_a_worker_mid_audit_changes_nothing(dataset: Path, cluster: dist
     with distributed.Client(cluster.scheduler_address, set_as_default=False) as client:
         client.wait_for_workers(2, timeout=60)  # the nanny restarts the dead worker
         assert victim not in client.run(os.getpid).values()
+
+
+PLUGIN_PREFIX = "dataclean-source-"
+
+
+def _held_by_the_scheduler(dask_scheduler: distributed.Scheduler) -> tuple[list[bytes], dict[str, bytes]]:
+    """What the scheduler holds for the tasks in flight (their run_spec: function and arguments,
+    pickled as it would send them) and the worker plugins dataclean registered (name -> pickle)."""
+    import pickle
+
+    return ([pickle.dumps(ts.run_spec) for ts in dask_scheduler.tasks.values() if ts.run_spec is not None],
+            {k: v for k, v in dask_scheduler.worker_plugins.items() if k.startswith(PLUGIN_PREFIX)})
+
+
+def _plugins_on_workers(dask_worker: distributed.Worker) -> list[str]:
+    return [name for name in dask_worker.plugins if name.startswith(PLUGIN_PREFIX)]
+
+
+def test_storage_secrets_go_to_each_worker_once_not_into_tasks(dataset: Path, s3: S3,  # noqa: F811
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credentials given as storage options reach the workers as a worker plugin: no task argument the
+    scheduler holds contains the secret, a worker restarted mid-audit gets it too, and it is gone after."""
+    import logging
+
+    import dataclean.engine.dask as engine
+
+    s3.client.create_bucket(Bucket="secretive")
+    s3.upload_dir("secretive", "set", dataset)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL"):  # only the options authenticate
+        monkeypatch.delenv(name)
+    monkeypatch.setattr(engine, "TASK_FILES", 1)  # many tasks held by the scheduler when the first one is done
+    options = {"key": s3.key, "secret": s3.secret, "endpoint_url": s3.endpoint}
+    secret = s3.secret.encode()
+    seen: dict[str, Any] = {}
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None, silence_logs=logging.CRITICAL) as cluster, \
+            distributed.Client(cluster.scheduler_address, set_as_default=False) as client:
+        victim = sorted(client.run(os.getpid).values())[0]
+
+        def on_progress(n: int) -> None:
+            if seen:
+                return
+            seen["tasks"], seen["plugins"] = client.run_on_scheduler(_held_by_the_scheduler)
+            os.kill(victim, signal.SIGKILL)  # the nanny starts a new worker: it must get the Source as well
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                pids = list(client.run(os.getpid, on_error="return").values())
+                if len(pids) == 2 and all(isinstance(p, int) and p != victim for p in pids):
+                    break
+                time.sleep(0.1)
+            seen["workers"] = list(client.run(_plugins_on_workers).values())
+
+        got = run_audit("s3://secretive/set", workers=2, engine="dask", scheduler=cluster.scheduler_address,
+                        storage_options=options, on_progress=on_progress)
+        assert len(seen["tasks"]) >= 10
+        assert all(b"secretive/set/" in spec for spec in seen["tasks"])  # the tasks' arguments are in there ...
+        assert not [spec for spec in seen["tasks"] if secret in spec]  # ... and the secret is not
+        [name] = seen["plugins"]
+        assert secret in seen["plugins"][name]  # held once, as the plugin (for workers that join later)
+        assert victim not in client.run(os.getpid).values() and seen["workers"] == [[name], [name]]
+        assert comparable(got) == comparable(_local(dataset))
+        assert client.run_on_scheduler(_held_by_the_scheduler)[1] == {}  # unregistered at the end ...
+        assert list(client.run(_plugins_on_workers).values()) == [[], []]  # ... and forgotten by the workers
+
+
+def test_a_file_over_the_time_limit_is_the_local_engines_row(dataset: Path, tmp_path: Path,
+                                                             cluster: distributed.LocalCluster) -> None:
+    """A file that keeps the decoder busy past the per-file limit is a decode_error row on Dask too (the
+    task is not stuck on it), the same row as the local pool's. This process runs a Dask scheduler, whose
+    gc callback the pool's forked workers inherit: an alarm raised inside it is lost, and must repeat."""
+    root = tmp_path / "data"
+    copy_tree(dataset, root)
+    (root / "cats" / "slow.png").write_bytes(slow_png())
+    started = time.monotonic()
+    got = run_audit(root, workers=2, engine="dask", scheduler=cluster.scheduler_address, timeout=1)
+    want = run_audit(root, workers=2, timeout=1)
+    assert time.monotonic() - started < 30  # the file alone takes ~7 s to parse on a quiet core, per engine
+    assert comparable(got, drop=()) == comparable(want, drop=())
+    row = got.table["path"].index("cats/slow.png")
+    assert (got.table["error"][row], got.table["error_detail"][row]) == ("decode_error", "decoding took longer than 1 s")
 
 
 def test_local_cluster_started_by_the_cli(dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import struct
+import threading
+import time
 import zlib
 from pathlib import Path
 
@@ -11,8 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dataclean.inspect import inspect_file
-from dataclean.pool import inspect_many
+from dataclean.inspect import DEFAULT_MAX_PIXELS, Record, inspect_file
+from dataclean.pool import ThreadAlarm, decode_guarded, inspect_many
+from scale_helpers import slow_png
 
 
 def _save(img: Image.Image, path: Path, fmt: str, **kw: object) -> str:
@@ -123,6 +126,33 @@ def test_pool_keeps_order_and_survives_bad_files(tmp_path: Path) -> None:
     recs = inspect_many(paths, workers=2)
     assert [r.error for r in recs] == ["not_an_image", "", ""] * 3
     assert [r.width for r in recs if not r.error] == [9, 10, 12, 13, 15, 16]
+
+
+TIMED_OUT = Record(error="decode_error", error_detail="decoding took longer than 1 s")
+
+
+def test_a_file_over_the_time_limit_is_a_record_in_a_pool_worker_and_in_a_thread(tmp_path: Path) -> None:
+    """The per-file limit: SIGALRM in the pool's workers; a watchdog thread where no signal reaches (a
+    Dask worker decodes in a thread of its own pool). Same record; the file after it is inspected."""
+    (tmp_path / "slow.png").write_bytes(slow_png())
+    Image.new("L", (40, 30), 128).save(tmp_path / "ok.png")
+    paths = [str(tmp_path / "slow.png"), str(tmp_path / "ok.png")]
+    started = time.monotonic()
+    pooled = inspect_many(paths, workers=1, timeout=1)
+    staged: list[object] = []
+
+    def in_a_thread() -> None:
+        with ThreadAlarm() as alarm:
+            staged.extend(decode_guarded(p, DEFAULT_MAX_PIXELS, 1, alarm=alarm) for p in paths)
+
+    worker = threading.Thread(target=in_a_thread)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive() and time.monotonic() - started < 20  # each decode alone: ~7 s, or more
+    assert pooled[0] == TIMED_OUT and staged[0] == (TIMED_OUT, None)
+    assert (pooled[1].error, pooled[1].width, pooled[1].height) == ("", 40, 30)
+    rec, reduced = staged[1]  # type: ignore[misc]
+    assert (rec.error, rec.width, rec.height) == ("", 40, 30) and reduced is not None
 
 
 def test_hashes_see_the_picture_upright_like_a_resaved_copy(tmp_path: Path) -> None:

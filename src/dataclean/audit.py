@@ -139,7 +139,7 @@ def run_audit(
     ``layout`` says how to read the folder (dataclean.layout.layout_options: --layout, --index,
     --class-names); by default the layout is detected (class folders, split folders or flat).
     ``start`` takes start_audit's other arguments (out_dir for the cache, storage_options, use_cache,
-    engine, scheduler).
+    engine, scheduler, timeout: seconds per file).
     """
     labels_file = read_labels_file(labels_path) if labels_path else None
     return finish_audit(start_audit(root, workers, labels_path, max_pixels, layout=layout, max_bytes=max_bytes, **start),

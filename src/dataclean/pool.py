@@ -4,10 +4,16 @@ A hostile file must not take the audit down: each worker caps its own address sp
 that tries to allocate gigabytes gets MemoryError, recorded as a decode error), each file has a
 time limit, and a worker that dies outright (a crash in a C decoder) costs only the files of its
 chunk, which are then retried one by one so that the culprit is named.
+
+The per-file limit (:func:`decode_guarded`) is shared with the Dask engine: a pool worker decodes in
+its main thread and is interrupted by SIGALRM (:class:`SignalAlarm`); a Dask worker decodes in a
+thread of its own pool, which no signal reaches, and is interrupted by a watchdog thread
+(:class:`ThreadAlarm`). Both raise :class:`FileTimeout` in the decoding code and give the same record.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import resource
 import signal
@@ -36,12 +42,98 @@ DEFAULT_MEMORY_LIMIT = 3 * 1024**3  # bytes of address space per worker
 DEFAULT_TIMEOUT = 60  # seconds per file
 
 
-class _FileTimeout(BaseException):
+class FileTimeout(BaseException):
     """Raised by the alarm; a BaseException so that no decoder-level ``except Exception`` swallows it."""
 
 
 def _on_alarm(signum: int, frame: object) -> None:
-    raise _FileTimeout()
+    raise FileTimeout()
+
+
+#: Seconds between repeats of an alarm the guarded call has not taken yet. An exception raised while
+#: the interrupted thread runs a finalizer or a gc callback (distributed, once imported, installs one)
+#: is printed and dropped there, not raised in the decoder: the alarm goes off again until one lands.
+ALARM_REPEAT = 0.1
+
+
+class SignalAlarm:
+    """The per-file limit in a process's main thread (the pool's workers): SIGALRM, whose handler
+    (installed by the worker's initializer) raises FileTimeout; repeated every ALARM_REPEAT seconds."""
+
+    def arm(self, seconds: int) -> None:
+        signal.setitimer(signal.ITIMER_REAL, seconds, ALARM_REPEAT)
+
+    def disarm(self) -> None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+class ThreadAlarm:
+    """The per-file limit for the thread that creates it when that is not the main thread (a Dask
+    worker runs tasks in a thread pool, which SIGALRM cannot reach).
+
+    A watchdog thread raises FileTimeout in that thread once an armed limit passes (CPython's
+    ``PyThreadState_SetAsyncExc``), again every ALARM_REPEAT seconds until disarmed. Like the signal
+    handler, it interrupts Python code, and a long C call (one decoder call, a blocking read) when
+    that returns. :meth:`disarm` takes back a FileTimeout fired but not yet raised, and raises it
+    itself: none escapes the guarded call.
+    """
+
+    def __init__(self) -> None:
+        self._thread = threading.get_ident()
+        self._cond = threading.Condition()
+        self._deadline: float | None = None
+        self._fired = self._closed = False
+        self._watchdog = threading.Thread(target=self._watch, name="file-time-limit", daemon=True)
+        self._watchdog.start()
+
+    def arm(self, seconds: int) -> None:
+        with self._cond:
+            self._deadline, self._fired = time.monotonic() + seconds, False
+            self._cond.notify()
+
+    def disarm(self) -> None:
+        with self._cond:
+            self._deadline = None
+            if self._fired:
+                self._fired = False
+                _async_raise(self._thread, None)  # a FileTimeout still pending is taken back ...
+                raise FileTimeout()  # ... and raised here, inside the guarded call
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed, self._deadline = True, None
+            self._cond.notify()
+        self._watchdog.join()
+
+    def __enter__(self) -> ThreadAlarm:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _watch(self) -> None:
+        with self._cond:
+            while not self._closed:
+                if self._deadline is None:
+                    self._cond.wait()
+                elif (left := self._deadline - time.monotonic()) > 0:
+                    self._cond.wait(left)
+                else:
+                    self._deadline, self._fired = time.monotonic() + ALARM_REPEAT, True
+                    _async_raise(self._thread, FileTimeout)
+
+
+def _async_raise(thread: int, exc: type[BaseException] | None) -> None:
+    """Make ``thread`` raise ``exc`` at its next Python instruction (None: forget one pending)."""
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread), ctypes.py_object(exc) if exc else None)
+
+
+SIGNAL_ALARM = SignalAlarm()
+
+
+def timeout_record(timeout: int) -> Staged:
+    """What a file that took longer than ``timeout`` seconds to read and decode is recorded as."""
+    return Record(error="decode_error", error_detail=f"decoding took longer than {timeout} s"), None
 
 
 def _watch_parent(parent: int, every: float = 0.2) -> None:
@@ -72,18 +164,19 @@ def sandbox_worker(memory_limit: int | None) -> None:
 
 
 def decode_guarded(path: str, max_pixels: int, timeout: int, max_bytes: int = DEFAULT_MAX_BYTES,
-                   source: Source | None = None) -> Staged:
+                   source: Source | None = None, alarm: SignalAlarm | ThreadAlarm = SIGNAL_ALARM) -> Staged:
     """decode_file (or decode_source for a remote ``source``) with a time limit (runs in a worker; a
     MemoryError under the worker's memory cap is already recorded as a decode error)."""
-    signal.alarm(timeout)
     try:
-        if source is not None:
-            return decode_source(source, path, max_pixels, max_bytes)
-        return decode_file(path, max_pixels, max_bytes)
-    except _FileTimeout:
-        return Record(error="decode_error", error_detail=f"decoding took longer than {timeout} s"), None
-    finally:
-        signal.alarm(0)
+        alarm.arm(timeout)
+        try:
+            if source is not None:
+                return decode_source(source, path, max_pixels, max_bytes)
+            return decode_file(path, max_pixels, max_bytes)
+        finally:  # an alarm that goes off as the file finishes is raised here at the latest
+            alarm.disarm()
+    except FileTimeout:
+        return timeout_record(timeout)
 
 
 #: A record as a plain tuple of its fields: what crosses the process boundary (a tuple pickles and
@@ -98,7 +191,7 @@ def _run_chunk(paths: Sequence[str], max_pixels: int, timeout: int, max_bytes: i
         return [_as_tuple(r) for r in complete([decode_guarded(p, max_pixels, timeout, max_bytes, source) for p in paths])]
 
 
-def _chunks(n: int, workers: int, most: int = 64) -> list[range]:
+def chunk_ranges(n: int, workers: int, most: int = 64) -> list[range]:
     """Consecutive chunks of up to ``most`` files (at least 8 per worker), the last stretch in
     quarter-size chunks so that the workers finish together rather than one waiting on the other."""
     size = max(1, min(most, n // (workers * 8)))
@@ -132,7 +225,7 @@ class Inspection:
         self._executor: ProcessPoolExecutor | None = None
         self._pending: _Pending = {}
         if workers > 0 and self.paths:
-            chunks = _chunks(len(self.paths), workers)
+            chunks = chunk_ranges(len(self.paths), workers)
             self._executor, self._pending = self._submit(chunks, min(workers, len(chunks)))
 
     def _submit(self, chunks: list[range], workers: int) -> tuple[ProcessPoolExecutor, _Pending]:
@@ -145,7 +238,7 @@ class Inspection:
         """The records, in the order of ``paths``. ``on_progress(n)`` is called as files finish."""
         if self.workers == 0:
             out: list[Record] = []
-            for c in _chunks(len(self.paths), 1):
+            for c in chunk_ranges(len(self.paths), 1):
                 with quiet_decoders():
                     out.extend(complete([decode_source(self.source, p, self.max_pixels, self.max_bytes) if self.source
                                          else decode_file(p, self.max_pixels, self.max_bytes)
