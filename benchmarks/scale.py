@@ -32,16 +32,15 @@ from pathlib import Path
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared/data/clothing-dataset-small"
 
-# Runs the CLI in this process and prints its own peak RSS (the client's; workers are other processes).
+# Runs the CLI's console entry point (what `dataclean` runs, exit included: it freezes the heap so
+# that the interpreter's teardown skips a last garbage collection) and prints its own peak RSS (the
+# client's; workers are other processes).
 CLIENT = r"""
-import resource, sys
-from dataclean.cli import main
-try:
-    main(sys.argv[1:])
-except SystemExit as exc:
-    code = exc.code or 0
-print("MAXRSS_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
-sys.exit(code)
+import atexit, resource, sys
+from dataclean.cli import run
+atexit.register(lambda: print("MAXRSS_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr))
+sys.argv[0] = "dataclean"
+run()
 """
 
 
@@ -72,16 +71,19 @@ def reaudit(folder: Path, work: Path, repeat: int, workers: int) -> None:
 
 
 def dask_vs_local(folder: Path, work: Path, repeat: int, workers: int) -> None:
+    """Pairs run side by side, the order alternating (a shared machine's load drifts); the spread is
+    that of the pairs' own ratios."""
     local, dask = [], []
     for i in range(repeat + 1):
-        lw, _ = run_audit([str(folder), "-o", str(work / "local"), "-j", str(workers), "--no-cache"])
-        dw, _ = run_audit([str(folder), "-o", str(work / "dask"), "-j", str(workers), "--no-cache", "--engine", "dask"])
-        if i:
-            local.append(lw)
-            dask.append(dw)
+        runs = {"local": [], "dask": ["--engine", "dask"]}
+        for engine in (list(runs) if i % 2 else list(runs)[::-1]):
+            wall, _ = run_audit([str(folder), "-o", str(work / engine), "-j", str(workers), "--no-cache", *runs[engine]])
+            if i:  # the first pair warms the page cache
+                (local if engine == "local" else dask).append(wall)
     lm, dm = statistics.median(local), statistics.median(dask)
+    ratios = sorted(d / lo for d, lo in zip(dask, local))
     print(f"dask     {folder.name}: local pool {lm:.2f} s, LocalCluster ({workers} workers) {dm:.2f} s "
-          f"-> {dm / lm:.2f}x (target <= 1.3x); medians of {repeat}")
+          f"-> {dm / lm:.2f}x (target <= 1.3x); medians of {repeat}, pairs {ratios[0]:.2f}x..{ratios[-1]:.2f}x")
 
 
 def make_images(folder: Path, dest: Path, n: int, seed: int = 0) -> None:

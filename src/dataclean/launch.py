@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dataclean import cache
-from dataclean.engine import Engine, connect, start_inspection
+from dataclean.engine import Engine, start_inspection
 from dataclean.inspect import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, Record
 from dataclean.layout import LayoutOptions
 from dataclean.safety import check_folder_for_outputs, lock_folder
@@ -118,27 +118,17 @@ def start_audit(
     started = time.perf_counter()
     n_workers = (os.cpu_count() or 1) if workers is None else workers
     extra = [*layout.index_files, layout.class_names_file] if layout is not None else []
-    # The Dask engine connects (a LocalCluster starts) while the dataset is listed, unless a cache may
-    # make the cluster unnecessary (an unchanged re-audit inspects nothing)
-    cached = use_cache and out_dir is not None and cache.cache_path(out_dir).exists()
-    connection = None if cached else connect(engine, scheduler, n_workers)
-    try:
-        listing = list_dataset(root, storage_options, exclude=[p for p in (labels_path, out_dir, *extra) if p], layout=layout)
-        source, found = listing.source, listing.found
-        if out_dir and not source.remote:  # a folder of the user's inside the dataset: refused before any work
-            check_folder_for_outputs(out_dir, found.root, "--out")
-        job = StartedAudit(found, None, n_workers, max_pixels, started, source=source,  # type: ignore[arg-type]
-                           out_dir=os.fspath(out_dir) if out_dir is not None and use_cache else None, engine=engine,
-                           sizes=listing.sizes, mtimes=listing.mtimes, stamps=listing.stamps, max_bytes=max_bytes)
-        _use_cache(job, listing)  # reads the cache only
-        locations = [source.location(found.paths[i]) for i in job.misses]
-    except BaseException:
-        if connection is not None:
-            connection.close()
-        raise
+    listing = list_dataset(root, storage_options, exclude=[p for p in (labels_path, out_dir, *extra) if p], layout=layout)
+    source, found = listing.source, listing.found
+    if out_dir and not source.remote:  # a folder of the user's inside the dataset: refused before any work
+        check_folder_for_outputs(out_dir, found.root, "--out")
+    job = StartedAudit(found, None, n_workers, max_pixels, started, source=source,  # type: ignore[arg-type]
+                       out_dir=os.fspath(out_dir) if out_dir is not None and use_cache else None, engine=engine,
+                       sizes=listing.sizes, mtimes=listing.mtimes, stamps=listing.stamps, max_bytes=max_bytes)
+    _use_cache(job, listing)  # reads the cache only
+    locations = [source.location(found.paths[i]) for i in job.misses]
     # the engine starts before --out is created and locked: a scheduler that does not answer leaves nothing
-    job.inspection = start_inspection(engine, locations, source, n_workers, max_pixels, scheduler, max_bytes, timeout,
-                                      connection)
+    job.inspection = start_inspection(engine, locations, source, n_workers, max_pixels, scheduler, max_bytes, timeout)
     if out_dir:  # one audit writes there at a time
         try:
             job.lock = lock_folder(out_dir, "--out", kind="audit")

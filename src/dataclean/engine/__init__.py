@@ -10,14 +10,11 @@ fsspec, the Dask workers through fsspec.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from dataclean.errors import DatacleanError
 from dataclean.inspect import DEFAULT_MAX_BYTES, Record
 from dataclean.storage import Source
-
-if TYPE_CHECKING:
-    from dataclean.engine.dask import Connection
 
 ENGINES = ("local", "dask")
 
@@ -35,39 +32,18 @@ class Engine(Protocol):
 
 
 def start_inspection(engine: str, locations: Sequence[str], source: Source, workers: int, max_pixels: int,
-                     scheduler: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES, timeout: int | None = None,
-                     connection: Connection | None = None) -> Engine:
+                     scheduler: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES, timeout: int | None = None) -> Engine:
     """Start inspecting ``locations`` (from ``source.location``) on ``engine``, each file within ``timeout``
-    seconds (default dataclean.pool.DEFAULT_TIMEOUT). ``connection``: a dataclean.engine.dask.Connection
-    started earlier (see :func:`connect`), used by the Dask engine or closed here."""
-    check_engine(engine, scheduler)
+    seconds (default dataclean.pool.DEFAULT_TIMEOUT)."""
+    if engine not in ENGINES:
+        raise DatacleanError(f"unknown engine {engine!r} (known: {', '.join(ENGINES)})")
+    if scheduler and engine != "dask":
+        raise DatacleanError(f"--scheduler {scheduler} needs --engine dask")
     limit = {"timeout": timeout} if timeout is not None else {}
     if engine == "local" or not locations:  # nothing to inspect (every file from the cache): no cluster
-        if connection is not None:
-            connection.close()
         from dataclean.pool import Inspection
 
         return Inspection(locations, workers, max_pixels=max_pixels, max_bytes=max_bytes, source=source, **limit)
     from dataclean.engine.dask import DaskInspection
 
-    return DaskInspection(locations, source, workers, max_pixels, scheduler, max_bytes, connection=connection, **limit)
-
-
-def check_engine(engine: str, scheduler: str | None) -> None:
-    """An unknown engine, or a scheduler without the Dask engine, is a one-line error."""
-    if engine not in ENGINES:
-        raise DatacleanError(f"unknown engine {engine!r} (known: {', '.join(ENGINES)})")
-    if scheduler and engine != "dask":
-        raise DatacleanError(f"--scheduler {scheduler} needs --engine dask")
-
-
-def connect(engine: str, scheduler: str | None, workers: int) -> Connection | None:
-    """For the Dask engine, a connection to its cluster started now in the background (so that the
-    distributed import and a LocalCluster's start overlap the listing); None for the local engine.
-    The caller passes it to :func:`start_inspection` or closes it."""
-    check_engine(engine, scheduler)
-    if engine != "dask":
-        return None
-    from dataclean.engine.dask import Connection
-
-    return Connection(scheduler, workers)
+    return DaskInspection(locations, source, workers, max_pixels, scheduler, max_bytes, **limit)
