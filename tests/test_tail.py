@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import os
 import posixpath
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ from dataclean.audit import collector_paused
 from dataclean.checks import AuditContext
 from dataclean.checks.files import extension
 from dataclean.hashing import from_hex
+from dataclean.io import atomic_path
 from dataclean.table import Table
 
 
@@ -61,3 +64,23 @@ def test_from_hex_rejects_what_is_not_hex() -> None:
 @given(st.text(alphabet="./aB\u03a3\u0130 ", max_size=8))
 def test_extension_is_splitexts_suffix(path: str) -> None:
     assert extension(path) == posixpath.splitext(path.rpartition("/")[2])[1].lower()
+
+
+def test_atomic_path_replaces_on_success_with_opens_permissions(tmp_path: Path) -> None:
+    target = tmp_path / "out" / "cache.sqlite"
+    with atomic_path(target) as tmp:
+        assert Path(tmp).name.startswith(".cache.sqlite.") and tmp.endswith(".tmp")
+        Path(tmp).write_bytes(b"new")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.read_bytes() == b"new" and target.stat().st_mode & 0o777 == 0o666 & ~mask
+    assert sorted(p.name for p in target.parent.iterdir()) == ["cache.sqlite"]
+
+
+def test_atomic_path_failure_leaves_the_old_file(tmp_path: Path) -> None:
+    target = tmp_path / "cache.sqlite"
+    target.write_bytes(b"old")
+    with pytest.raises(OSError, match="disk full"), atomic_path(target) as tmp:
+        Path(tmp).write_bytes(b"half")
+        raise OSError("disk full")
+    assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["cache.sqlite"]
