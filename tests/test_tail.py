@@ -18,6 +18,7 @@ from dataclean.checks.files import extension
 from dataclean.hashing import from_hex
 from dataclean.io import atomic_path
 from dataclean.table import Table
+from dataclean.text import is_utf8
 
 
 @pytest.mark.parametrize("enabled", [True, False], ids=["gc-on", "gc-off"])
@@ -58,6 +59,12 @@ def test_from_hex(values: list[str], expected: list[int]) -> None:
 def test_from_hex_rejects_what_is_not_hex() -> None:
     with pytest.raises(ValueError, match="base 16"):
         from_hex(["zzzzzzzzzzzzzzzz"])
+
+
+@pytest.mark.parametrize(("text", "expected"), [("cats/a.jpg", True), ("chats/été.jpg", True),
+                                               ("cats/\udcff.jpg", False)], ids=["ascii", "utf8", "undecodable"])
+def test_is_utf8(text: str, expected: bool) -> None:
+    assert is_utf8(text) is expected
 
 
 @settings(max_examples=300, deadline=None)

@@ -20,6 +20,7 @@ from typing import Any
 
 from dataclean.inspect import Record
 from dataclean.io import atomic_path
+from dataclean.text import is_utf8
 
 CACHE_NAME = "cache.sqlite"
 #: Bump when what inspection computes changes: older caches are then ignored (a warning says why).
@@ -92,15 +93,7 @@ def cacheable(rec: Record) -> bool:
 
 def _storable(rec: Record) -> bool:
     """False for a record whose text cannot go into SQLite as UTF-8 (a message quoting an undecodable name)."""
-    return rec.error_detail.isascii() or _utf8(rec.error_detail)  # format and mode come from Pillow: ASCII
-
-
-def _utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-        return True
-    except UnicodeEncodeError:
-        return False
+    return is_utf8(rec.error_detail)  # format and mode come from Pillow: ASCII
 
 
 def save(out_dir: str | os.PathLike[str], root: str, max_pixels: int, paths: Sequence[str], sizes: Sequence[int],
