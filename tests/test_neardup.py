@@ -41,7 +41,20 @@ def _crowded(n: int, seed: int) -> np.ndarray:
     return U64(0xA5A5A5A5A5A5A5A5) ^ ((low & U64(0x3F)) | ((low >> U64(6)) << U64(40)))
 
 
-GENERATORS = {"uniform": _uniform, "clustered": _clustered, "few_values": _few_values}
+def _biased(n: int, seed: int) -> np.ndarray:
+    """pHash-shaped: one constant bit, 16 bits set 90% of the time, the rest fair, plus near-copies.
+
+    Skewed bit entropies make the plan deal bits to blocks by entropy (not by stride)."""
+    rng = np.random.default_rng(seed)
+    p = np.concatenate(([1.0], np.full(16, 0.9), np.full(47, 0.5)))[rng.permutation(64)]
+    bits = rng.random((n, 64)) < p
+    h = np.packbits(bits, axis=1).view(">u8").ravel().astype(U64)
+    copies = rng.integers(0, n, size=n // 4)
+    h[rng.integers(0, n, size=n // 4)] = h[copies] ^ (U64(1) << rng.integers(0, 64, size=n // 4).astype(U64))
+    return h
+
+
+GENERATORS = {"uniform": _uniform, "clustered": _clustered, "few_values": _few_values, "biased": _biased}
 
 
 @pytest.mark.parametrize("fold", [True, False], ids=["16-bit-digest", "32-bit-digest"])
@@ -64,6 +77,31 @@ def test_crowded_buckets_of_different_hashes(method: str, fold: bool, monkeypatc
     hashes = _crowded(3000, seed=1)  # ~4.5M candidate pairs per table: several bounded chunks
     expected = pairs_within_bruteforce(hashes, 6)
     np.testing.assert_array_equal(pairs_within(hashes, 6, method=method), expected)
+
+
+@pytest.mark.parametrize("step_min", [1, 4096], ids=["offset-walk", "ranks"])
+@pytest.mark.parametrize("threads", [1, 3])
+def test_pair_walk_and_threads_do_not_change_results(step_min: int, threads: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Candidates come from an offset walk over sorted digests (then rank arithmetic for the last
+    crowded buckets); tables may be split over threads. Neither changes a single pair."""
+    monkeypatch.setattr(neardup, "_STEP_MIN", step_min)
+    hashes = np.concatenate((_crowded(1500, seed=2), _biased(1500, seed=4), _clustered(1000, seed=5)))
+    expected = pairs_within_bruteforce(hashes, 6)
+    assert len(expected) > 10_000
+    np.testing.assert_array_equal(pairs_within(hashes, 6, method="index", threads=threads), expected)
+
+
+def test_blocks_dealt_by_entropy_partition_the_bits() -> None:
+    """With per-bit entropies, every bit lands in exactly one block and the informative bits are
+    spread: no block holds two of the eight fair bits before every block holds one."""
+    entropy = np.zeros(64)
+    entropy[[3, 9, 17, 22, 30, 41, 50, 63]] = 1.0
+    plan = neardup._make_plan(6, 2, entropy)
+    masks = plan.block_masks
+    assert len(masks) == 8 and all(masks)
+    assert sum(bin(m).count("1") for m in masks) == 64 and np.bitwise_or.reduce(np.array(masks, dtype=U64)) == U64(2**64 - 1)
+    fair = sum(1 << b for b in (3, 9, 17, 22, 30, 41, 50, 63))
+    assert sorted(bin(m & fair).count("1") for m in masks) == [1] * 8
 
 
 @pytest.mark.parametrize(
