@@ -96,6 +96,35 @@ def measure(hashes: np.ndarray, max_distance: int, threads: int | None = None) -
     return seconds, peak / 2**20, len(pairs)
 
 
+def estimate(hashes: np.ndarray, max_distance: int, tables: int, threads: int | None) -> None:
+    """Time the first ``tables`` tables of the plan pairs_within would run, and scale to all of them.
+
+    For sizes whose full search takes too long to wait for (10M images): the tables are independent
+    and alike, so their mean time (and the traced peak of the pass, which does not grow with the
+    number of tables) says what the whole search costs. Printed as an extrapolation, never as a run.
+    """
+    from dataclean import neardup
+
+    t0 = time.perf_counter()
+    values = np.unique(hashes)
+    plan, cost = neardup._choose_plan(values, max_distance, "auto")
+    if plan is None:
+        raise SystemExit("brute force chosen: nothing to extrapolate")
+    prep = time.perf_counter() - t0
+    sub = neardup.replace(plan, tables=plan.tables[:: max(1, len(plan.tables) // tables)][:tables])
+    workers = threads or neardup._cpus()
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    neardup._index_pairs(values, max_distance, sub, workers)
+    seconds = time.perf_counter() - t0
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    total = prep + seconds * len(plan.tables) / len(sub.tables)
+    print(f"estimate {len(hashes):>9} hashes: k={plan.k}, {len(plan.tables)} tables (model {cost:.1f} s); "
+          f"{len(sub.tables)} tables timed in {seconds:.1f} s with {workers} thread(s) -> whole search ~{total:.1f} s "
+          f"= {total / len(hashes) * 1e6:.1f} us/hash (extrapolated); traced peak {peak / 2**20:.0f} MiB", flush=True)
+
+
 def check(hashes: np.ndarray, max_distance: int) -> None:
     """Compare with the brute-force reference; raise on any difference."""
     fast, slow = pairs_within(hashes, max_distance), pairs_within_bruteforce(hashes, max_distance)
@@ -142,6 +171,8 @@ def main() -> None:
     ap.add_argument("--mirrors", action="store_true",
                     help="phashlike only: each n stands for n images, searched with their mirrored hashes (2n hashes)")
     ap.add_argument("--threads", type=int, default=None, help="threads for the tables (default: pairs_within's choice)")
+    ap.add_argument("--estimate-tables", type=int, default=0,
+                    help="time only this many of the plan's tables and extrapolate (for sizes too slow to run whole)")
     ap.add_argument("--check", action="store_true", help="compare with brute force on the first --check-size hashes")
     ap.add_argument("--check-size", type=int, default=5000)
     ap.add_argument("--seed", type=int, default=0)
@@ -159,6 +190,9 @@ def main() -> None:
             hashes = phashlike(n, rng, mirrors=True) if args.mirrors and name == "phashlike" else DISTRIBUTIONS[name](n, rng)
             if args.check:
                 check(hashes[: args.check_size], args.max_distance)
+            if args.estimate_tables:
+                estimate(hashes, args.max_distance, args.estimate_tables, args.threads)
+                continue
             seconds, peak, count = measure(hashes, args.max_distance, args.threads)
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             print(f"{name:<12} {n:>9} {len(hashes):>9} {seconds:>9.2f} {seconds / len(hashes) * 1e6:>8.1f} {peak:>9.1f} "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from math import comb
 
 import numpy as np
 import pandas as pd
@@ -59,7 +60,7 @@ GENERATORS = {"uniform": _uniform, "clustered": _clustered, "few_values": _few_v
 
 @pytest.mark.parametrize("fold", [True, False], ids=["16-bit-digest", "32-bit-digest"])
 @pytest.mark.parametrize("method", ["auto", "index", "brute"])
-@pytest.mark.parametrize("max_distance", [0, 1, 3, 6, 10, 64, 70], ids=lambda d: f"d{d}")
+@pytest.mark.parametrize("max_distance", [0, 1, 3, 6, 8, 10, 64, 70], ids=lambda d: f"d{d}")
 @pytest.mark.parametrize("kind", list(GENERATORS))
 def test_matches_bruteforce(kind: str, max_distance: int, method: str, fold: bool,
                             monkeypatch: pytest.MonkeyPatch) -> None:
@@ -254,3 +255,22 @@ def test_near_duplicate_argument_errors(change: dict, error: type, message: str)
     kwargs = {"phash": phash, "phash_mirror": mirror, "thumbs": thumbs, **change}
     with pytest.raises(error, match=message):
         near_duplicate_pairs(**kwargs)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_parity_and_plain_tables_report_each_pair_once(k: int) -> None:
+    """Every pair within the radius belongs to exactly one table of a plan: pairs agreeing on exactly
+    k blocks (one flipped bit in each other block) to the parity table on those blocks, the rest to
+    the plain table on their first k + 1 agreeing blocks."""
+    rng = np.random.default_rng(k)
+    d = 6
+    plan = neardup._make_plan(d, k, neardup._bit_entropy(_biased(4096, seed=k)))
+    x = np.zeros(0, dtype=U64)
+    for bits in range(d + 1):  # xors with 0..d bits set, at random positions
+        pos = np.argsort(rng.random((500, 64)), axis=1)[:, :bits]
+        x = np.concatenate((x, np.bitwise_or.reduce(U64(1) << pos.astype(U64), axis=1) if bits else np.zeros(500, U64)))
+    owners = np.zeros(len(x), dtype=np.int64)
+    for sel, _, parity in plan.tables:
+        owners += neardup._owned(x, plan, sel, parity)
+    assert (owners == 1).all()
+    assert sum(p for *_, p in plan.tables) == comb(d + k, k) and len(plan.tables) == comb(d + k + 1, k + 1)

@@ -61,6 +61,7 @@ _PAIR_CHUNK = 1 << 21  # candidate pairs handled at once: bounds memory to ~100 
 _SIM_CHUNK = 1 << 15  # pairs per thumbnail-correlation batch
 _FOLD_MAX = 1 << 16  # up to this many distinct hashes, tables bucket a 16-bit digest of their keys (else 32-bit)
 _SCRAMBLE = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit constant: the top bits of value * it depend on every bit
+_SCRAMBLE_PARITY = np.uint64(0xD1B54A32D192ED03)  # another one, to mix block parities into a parity table's key
 _SAMPLE = 4096  # hashes sampled to estimate bucket collisions when choosing k
 _MAX_K = 7
 _MAX_TABLES = 8192
@@ -82,11 +83,12 @@ Method = Literal["auto", "index", "brute"]
 
 @dataclass(frozen=True)
 class _Plan:
-    """Multi-index plan: ``tables`` holds (block selection bitmask, key bit mask) per table."""
+    """Multi-index plan over ``d + k`` blocks: ``tables`` holds (block selection bitmask, key bit
+    mask, parity) per table: the k-block parity tables, then the (k + 1)-block plain ones."""
 
     k: int
     block_masks: tuple[int, ...]
-    tables: tuple[tuple[int, int], ...]
+    tables: tuple[tuple[int, int, bool], ...]
 
 
 # --------------------------------------------------------------------------- validation
@@ -258,7 +260,17 @@ def _bit_entropy(sample: np.ndarray) -> np.ndarray:
 
 
 def _make_plan(d: int, k: int, entropy: np.ndarray | None = None) -> _Plan:
-    """Split the 64 bits into ``d + k`` blocks and list the k-block tables.
+    """Split the 64 bits into ``m = d + k`` blocks and list the tables.
+
+    A pair within ``d`` bits differs in at most ``d`` blocks, so it agrees on at least ``k``. If it
+    agrees on exactly ``k`` blocks, the other ``d`` blocks differ in at least one bit each and in
+    ``d`` bits together: exactly one bit each, so the parity of every other block is flipped. Such
+    a pair is found in a *parity table* on its k agreeing blocks, whose key adds the parities of the
+    other d blocks up to complement (``d - 1`` more bits of key). A pair agreeing on ``k + 1`` blocks
+    or more is found in a *plain table* on the first ``k + 1`` of them. That makes
+    ``C(m, k) + C(m, k + 1) = C(m + 1, k + 1)`` tables, as many as the plain scheme over ``m + 1``
+    blocks, but each with longer keys (e.g. 19-20 bits instead of 17.5 for 165 tables at radius 8):
+    a quarter to a third of the candidates.
 
     Any partition keeps the search exact (the pigeonhole argument does not care which bits share a
     block). Without ``entropy``, bit b goes to block b mod m: strided blocks mix DCT rows and columns.
@@ -278,10 +290,30 @@ def _make_plan(d: int, k: int, entropy: np.ndarray | None = None) -> _Plan:
             sizes[i] += 1
         block_masks = tuple(masks)
     tables = tuple(
-        (sum(1 << i for i in sel), reduce(or_, (block_masks[i] for i in sel)))
-        for sel in combinations(range(m), k)
+        (sum(1 << i for i in sel), reduce(or_, (block_masks[i] for i in sel), 0), size == k)
+        for size in (k, k + 1)
+        for sel in combinations(range(m), size)
     )
     return _Plan(k=k, block_masks=block_masks, tables=tables)
+
+
+def _block_parities(values: np.ndarray, plan: _Plan) -> np.ndarray:
+    """Bit b of each result is the parity of ``values``' bits in block b."""
+    parity = np.zeros(len(values), dtype=np.uint64)
+    for b, mask in enumerate(plan.block_masks):
+        parity |= (np.bitwise_count(values & np.uint64(mask)) & np.uint8(1)).astype(np.uint64) << np.uint64(b)
+    return parity
+
+
+def _parity_keys(values: np.ndarray, parity: np.ndarray, sel: int, mask: int, m: int) -> np.ndarray:
+    """A parity table's keys: the key bits, mixed with the parities of the other blocks up to
+    complement (a pair whose other blocks all differ in one bit gets equal keys)."""
+    rest = ((1 << m) - 1) & ~sel
+    q = parity & np.uint64(rest)
+    if rest:
+        low = (rest & -rest).bit_length() - 1
+        q ^= ((q >> np.uint64(low)) & np.uint64(1)) * np.uint64(rest)
+    return (values & np.uint64(mask)) ^ (q * _SCRAMBLE_PARITY)
 
 
 def _collisions(keys: np.ndarray) -> int:
@@ -302,7 +334,12 @@ def _plan_cost(values: np.ndarray, sample: np.ndarray, plan: _Plan) -> float:
     n, s = len(values), len(sample)
     scale = n * (n - 1) / max(s * (s - 1), 1)
     tables = plan.tables[:: -(-len(plan.tables) // _COST_TABLES)]  # at most _COST_TABLES, evenly spread
-    per_table = sum(_collisions(sample & np.uint64(mask)) for _, mask in tables) / len(tables)
+    parity = _block_parities(sample, plan)
+    m = len(plan.block_masks)
+    per_table = sum(
+        _collisions(_parity_keys(sample, parity, sel, mask, m) if par else sample & np.uint64(mask))
+        for sel, mask, par in tables
+    ) / len(tables)
     return len(plan.tables) * (_sort_cost(n) + per_table * scale * _COST_CANDIDATE)
 
 
@@ -321,9 +358,10 @@ def _choose_plan(values: np.ndarray, d: int, method: Method) -> tuple[_Plan | No
     entropy = _bit_entropy(sample)
     best, best_cost = None, np.inf if method == "index" else n * (n - 1) / 2 * _COST_BRUTE
     for k in range(1, _MAX_K + 1):
-        if d + k > HASH_BITS or comb(d + k, k) > _MAX_TABLES:
+        tables = comb(d + k + 1, k + 1)
+        if d + k > HASH_BITS or tables > _MAX_TABLES:
             break
-        if comb(d + k, k) * _sort_cost(n) >= best_cost:  # the sorts alone cost more, and grow with k
+        if tables * _sort_cost(n) >= best_cost:  # the sorts alone cost more, and grow with k
             break
         plan = _make_plan(d, k, entropy)
         cost = _plan_cost(values, sample, plan)
@@ -332,26 +370,40 @@ def _choose_plan(values: np.ndarray, d: int, method: Method) -> tuple[_Plan | No
     return best, best_cost
 
 
-def _first_blocks(x: np.ndarray, plan: _Plan) -> np.ndarray:
-    """Bitmask of the first ``plan.k`` blocks on which a pair agrees (its xor ``x`` is zero there)."""
+def _owned(x: np.ndarray, plan: _Plan, sel: int, parity: bool) -> np.ndarray:
+    """Which pairs (xors ``x``, all within the radius) the table ``sel`` reports: a parity table those
+    agreeing on exactly its blocks, a plain table those whose first ``k + 1`` agreeing blocks are its
+    own. Every pair within the radius is reported by exactly one table."""
     zero = np.zeros(len(x), dtype=np.int64)
     for b, mask in enumerate(plan.block_masks):
         zero |= ((x & np.uint64(mask)) == 0).astype(np.int64) << b
+    if parity:
+        return zero == sel
     rest = zero.copy()
-    for _ in range(plan.k):
+    for _ in range(plan.k + 1):
         rest &= rest - 1  # clear the lowest set bit
-    return zero ^ rest
+    return zero ^ rest == sel
 
 
-def _sorted_by_key(values: np.ndarray, mask: int, fold: bool) -> tuple[np.ndarray, np.ndarray]:
-    """``values`` ordered by a digest of their key (``values & mask``), and the digests in that order.
+def _sorted_by_key(values: np.ndarray, mask: int, fold: bool, keys: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` ordered by a digest of their key (``values & mask``, or ``keys``), and the digests
+    in that order.
 
     The digest is one that numpy sorts by radix (16-bit integers): one 16-bit digest for few hashes,
     else a 32-bit one sorted in two stable 16-bit passes (low half, then high half), each pass
-    carrying the values themselves, so no index array is gathered. Keys that merely share a digest
-    meet as candidates and fail the block check in :func:`_index_pairs`.
+    carrying the values themselves, so no index array is gathered (nor the digests, for plain keys:
+    they are recomputed from the values). Keys that merely share a digest meet as candidates and
+    fail the block check in :func:`_index_pairs`.
     """
     m = np.uint64(mask)
+    if keys is not None:
+        digest = (keys * _SCRAMBLE >> np.uint64(48 if fold else 32)).astype(np.uint16 if fold else np.uint32)
+        order = np.argsort(digest if fold else digest.astype(np.uint16), kind="stable")
+        if fold:
+            return values[order], digest[order]
+        by_low, digest = values[order], digest[order]
+        order = np.argsort((digest >> np.uint32(16)).astype(np.uint16), kind="stable")
+        return by_low[order], digest[order]
     if fold:
         digest = ((values & m) * _SCRAMBLE >> np.uint64(48)).astype(np.uint16)
         order = np.argsort(digest, kind="stable")
@@ -381,8 +433,10 @@ def _index_pairs(values: np.ndarray, d: int, plan: _Plan, threads: int = 1) -> t
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     left, right = [], []
     fold = len(values) <= _FOLD_MAX
-    for sel, mask in plan.tables:
-        by_key, digest = _sorted_by_key(values, mask, fold)
+    parities = _block_parities(values, plan) if any(t[2] for t in plan.tables) else None
+    for sel, mask, parity in plan.tables:
+        keys = _parity_keys(values, parities, sel, mask, len(plan.block_masks)) if parity and parities is not None else None
+        by_key, digest = _sorted_by_key(values, mask, fold, keys)
         near_a, near_b = [], []
         for a, b in _offset_pairs(digest):
             close = np.flatnonzero(np.bitwise_count(by_key[a] ^ by_key[b]) <= d)
@@ -390,9 +444,9 @@ def _index_pairs(values: np.ndarray, d: int, plan: _Plan, threads: int = 1) -> t
             near_b.append(by_key[b[close]])
         if near_a:
             a, b = np.concatenate(near_a), np.concatenate(near_b)
-            first = _first_blocks(a ^ b, plan) == sel  # report each pair in one table only
-            left.append(a[first])
-            right.append(b[first])
+            own = _owned(a ^ b, plan, sel, parity)  # report each pair in one table only
+            left.append(a[own])
+            right.append(b[own])
     if not left:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     # The pairs were collected as values; ``values`` is sorted and distinct, so a binary search gives
