@@ -397,13 +397,15 @@ def _sorted_by_key(values: np.ndarray, mask: int, fold: bool, keys: np.ndarray |
     """
     m = np.uint64(mask)
     if keys is not None:
-        digest = (keys * _SCRAMBLE >> np.uint64(48 if fold else 32)).astype(np.uint16 if fold else np.uint32)
-        order = np.argsort(digest if fold else digest.astype(np.uint16), kind="stable")
         if fold:
+            digest = (keys * _SCRAMBLE >> np.uint64(48)).astype(np.uint16)
+            order = np.argsort(digest, kind="stable")
             return values[order], digest[order]
-        by_low, digest = values[order], digest[order]
-        order = np.argsort((digest >> np.uint32(16)).astype(np.uint16), kind="stable")
-        return by_low[order], digest[order]
+        wide = (keys * _SCRAMBLE >> np.uint64(32)).astype(np.uint32)
+        order = np.argsort(wide.astype(np.uint16), kind="stable")
+        by_low, wide = values[order], wide[order]
+        order = np.argsort((wide >> np.uint32(16)).astype(np.uint16), kind="stable")
+        return by_low[order], wide[order]
     if fold:
         digest = ((values & m) * _SCRAMBLE >> np.uint64(48)).astype(np.uint16)
         order = np.argsort(digest, kind="stable")
