@@ -77,6 +77,8 @@ _COST_CANDIDATE = 1.5e-8  # per candidate pair: positions, gathers, xor, popcoun
 _COST_BRUTE = 3e-9  # per pair in blocked brute force
 _COST_TABLES = 256  # tables whose sample collisions estimate a plan's candidates
 _THREAD_MIN = 1.0  # estimated seconds above which tables are searched by several threads
+_THREAD_BYTES = 48  # temporaries per distinct hash held by one thread's table pass (measured: ~40)
+_THREAD_MEMORY = 2 << 30  # the threads' temporaries together stay under this (10M images: 2 threads)
 
 Method = Literal["auto", "index", "brute"]
 
@@ -501,7 +503,8 @@ def pairs_within(hashes: np.ndarray, max_distance: int, *, method: Method = "aut
     ``"auto"`` picks multi-index hashing or brute force by estimated cost, ``"index"`` forces
     multi-index hashing where possible (radius < 64), ``"brute"`` forces blocked brute force.
     ``threads``: threads for the multi-index tables (default: the CPUs this process may use, when
-    the search is estimated to take over a second; results do not depend on it).
+    the search is estimated to take over a second, and no more than keep their temporaries under
+    2 GiB; each thread holds ~48 bytes per hash). Results do not depend on it.
     """
     h = _check_hashes(hashes)
     d = min(_check_distance(max_distance), HASH_BITS)
@@ -513,7 +516,7 @@ def pairs_within(hashes: np.ndarray, max_distance: int, *, method: Method = "aut
     values, inverse = np.unique(h, return_inverse=True)
     plan, cost = (None, 0.0) if method == "brute" or d >= HASH_BITS else _choose_plan(values, d, method)
     if threads is None:
-        threads = _cpus() if cost > _THREAD_MIN else 1
+        threads = min(_cpus(), max(1, _THREAD_MEMORY // (_THREAD_BYTES * len(values)))) if cost > _THREAD_MIN else 1
     u, v = _blocked_pairs(values, d) if plan is None else _index_pairs(values, d, plan, max(1, int(threads)))
     left, right = _expand_groups(u, v, inverse.ravel(), len(values))
     return _sorted_pairs(left, right, n)
