@@ -19,20 +19,19 @@ import argparse
 import hashlib
 import io
 import os
+import sys
 import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
 
 from PIL import Image
-from rich.console import Console
 
-from dataclean import audit as A
 from dataclean import inspect as I
-from dataclean.checks import AuditContext, ordered_checks
 from dataclean.launch import start_audit
-from dataclean.manifest import MANIFEST_COLUMNS
-from dataclean.report import audit_report
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tail import stages  # noqa: E402
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared/data/clothing-dataset-small"
 CHUNK = 64
@@ -81,42 +80,12 @@ def worker_stages(paths: list[str]) -> dict[str, float]:
 
 
 def tail(root: Path, out: Path) -> dict[str, float]:
-    """Seconds of each step finish_audit, write_outputs and the report take once the records are in."""
+    """CPU seconds of each step finish_audit, write_outputs and the report take once the records are in."""
     job = start_audit(root, workers=os.cpu_count() or 1)
-    records = job.inspection.results()
-    steps: dict[str, float] = {}
-    t = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal t
-        now = time.perf_counter()
-        steps[name] = now - t
-        t = now
-
-    table = A._table(job.found, records, None)
-    ctx = AuditContext(table=table, thumbs=I.thumbs_array(records), labels_file=None, params={})
-    lap("table")
-    _ = ctx.clusters
-    lap("duplicate clusters (near-dup search)")
-    findings = {}
-    for spec in ordered_checks():
-        findings[spec.name] = [] if spec.name == "misplaced" else spec.run(ctx, None)
-        lap(f"check {spec.name}")
-    table["issues"] = A._issue_column(len(table), findings)
-    table["group"] = ctx.clusters.group
-    A._add_actions(table)
-    lap("fix policy proposal")
-    manifest = table.select(MANIFEST_COLUMNS)
-    issues = A._issues_table(manifest, findings)
-    summary = A._summary(manifest, job.found, findings, {}, ctx, 0, 0, None, {"inspect_s": 0.0, "total_s": 0.0})
-    lap("issues table + summary")
-    result = A.AuditResult(table=manifest, issue_table=issues, summary=summary, findings=findings)
-    A.write_outputs(result, out)
-    lap("write manifest/issues/summary")
-    with open(os.devnull, "w") as sink:
-        Console(file=sink, width=120).print(audit_report(result, 3))
-    lap("render the report")
-    return steps
+    try:
+        return stages(job.found, job.inspection.results(), None, {}, out)
+    finally:
+        job.release()
 
 
 def main() -> int:

@@ -10,7 +10,7 @@ Three hash distributions (seeded):
   (re-encoded near-duplicates), so there are many true pairs and crowded buckets.
 
     python benchmarks/neardup.py [--sizes 10000,100000,1000000] [--max-distance 6] [--check]
-                                 [--identical 8000] [--reference 2000]
+                                 [--mirrors] [--threads T] [--identical 8000] [--reference 2000]
 
 ``--identical N`` then times the audit's duplicate clustering (``AuditContext.clusters``: pair
 search, thumbnail verification, exact groups) on N byte-identical images against N distinct ones;
@@ -39,18 +39,30 @@ def uniform(n: int, rng: np.random.Generator) -> np.ndarray:
     return rng.integers(0, np.iinfo(np.uint64).max, size=n, dtype=np.uint64, endpoint=True)
 
 
-def phashlike(n: int, rng: np.random.Generator) -> np.ndarray:
-    """Median-thresholded 8x8 'DCT' blocks with 1/f amplitudes and a fixed per-coefficient bias."""
+def _threshold(coef: np.ndarray) -> np.ndarray:
+    bits = coef > np.median(coef, axis=1, keepdims=True)
+    return np.packbits(bits, axis=1).view(">u8").ravel().astype(np.uint64)
+
+
+def phashlike(n: int, rng: np.random.Generator, mirrors: bool = False) -> np.ndarray:
+    """Median-thresholded 8x8 'DCT' blocks with 1/f amplitudes and a fixed per-coefficient bias.
+
+    With ``mirrors``, 2n hashes: the n pHashes, then the pHashes of the same images mirrored left to
+    right (a horizontal flip negates the coefficients of odd horizontal frequency), as the audit
+    searches them (``phash`` and ``phash_mirror`` together).
+    """
     u, v = np.meshgrid(np.arange(8), np.arange(8), indexing="ij")
     scale = (1.0 / (1.0 + u + v)).ravel().astype(np.float32)
     bias = (np.random.default_rng(12345).normal(0.0, 0.6, 64) * scale).astype(np.float32)
     bias[0] = 10.0  # the DC term is always above the median, as in real pHashes
-    out = np.empty(n, dtype=np.uint64)
+    flip = np.where(v.ravel() % 2 == 1, -1.0, 1.0).astype(np.float32)
+    out = np.empty(2 * n if mirrors else n, dtype=np.uint64)
     for lo in range(0, n, _CHUNK):
         m = min(_CHUNK, n - lo)
         coef = rng.standard_normal((m, 64), dtype=np.float32) * scale + bias
-        bits = coef > np.median(coef, axis=1, keepdims=True)
-        out[lo : lo + m] = np.packbits(bits, axis=1).view(">u8").ravel().astype(np.uint64)
+        out[lo : lo + m] = _threshold(coef)
+        if mirrors:
+            out[n + lo : n + lo + m] = _threshold(coef * flip)
     return out
 
 
@@ -73,15 +85,44 @@ DISTRIBUTIONS: dict[str, Callable[[int, np.random.Generator], np.ndarray]] = {
 }
 
 
-def measure(hashes: np.ndarray, max_distance: int) -> tuple[float, float, int]:
+def measure(hashes: np.ndarray, max_distance: int, threads: int | None = None) -> tuple[float, float, int]:
     """Seconds, traced peak MiB (numpy buffers included) and pair count of one pairs_within call."""
     tracemalloc.start()
     t0 = time.perf_counter()
-    pairs = pairs_within(hashes, max_distance)
+    pairs = pairs_within(hashes, max_distance, threads=threads)
     seconds = time.perf_counter() - t0
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return seconds, peak / 2**20, len(pairs)
+
+
+def estimate(hashes: np.ndarray, max_distance: int, tables: int, threads: int | None) -> None:
+    """Time the first ``tables`` tables of the plan pairs_within would run, and scale to all of them.
+
+    For sizes whose full search takes too long to wait for (10M images): the tables are independent
+    and alike, so their mean time (and the traced peak of the pass, which does not grow with the
+    number of tables) says what the whole search costs. Printed as an extrapolation, never as a run.
+    """
+    from dataclean import neardup
+
+    t0 = time.perf_counter()
+    values = np.unique(hashes)
+    plan, cost = neardup._choose_plan(values, max_distance, "auto")
+    if plan is None:
+        raise SystemExit("brute force chosen: nothing to extrapolate")
+    prep = time.perf_counter() - t0
+    sub = neardup.replace(plan, tables=plan.tables[:: max(1, len(plan.tables) // tables)][:tables])
+    workers = threads or neardup._cpus()
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    neardup._index_pairs(values, max_distance, sub, workers)
+    seconds = time.perf_counter() - t0
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    total = prep + seconds * len(plan.tables) / len(sub.tables)
+    print(f"estimate {len(hashes):>9} hashes: k={plan.k}, {len(plan.tables)} tables (model {cost:.1f} s); "
+          f"{len(sub.tables)} tables timed in {seconds:.1f} s with {workers} thread(s) -> whole search ~{total:.1f} s "
+          f"= {total / len(hashes) * 1e6:.1f} us/hash (extrapolated); traced peak {peak / 2**20:.0f} MiB", flush=True)
 
 
 def check(hashes: np.ndarray, max_distance: int) -> None:
@@ -127,6 +168,11 @@ def main() -> None:
     ap.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated n values")
     ap.add_argument("--max-distance", type=int, default=6)
     ap.add_argument("--distributions", default=",".join(DISTRIBUTIONS), help="comma-separated subset")
+    ap.add_argument("--mirrors", action="store_true",
+                    help="phashlike only: each n stands for n images, searched with their mirrored hashes (2n hashes)")
+    ap.add_argument("--threads", type=int, default=None, help="threads for the tables (default: pairs_within's choice)")
+    ap.add_argument("--estimate-tables", type=int, default=0,
+                    help="time only this many of the plan's tables and extrapolate (for sizes too slow to run whole)")
     ap.add_argument("--check", action="store_true", help="compare with brute force on the first --check-size hashes")
     ap.add_argument("--check-size", type=int, default=5000)
     ap.add_argument("--seed", type=int, default=0)
@@ -136,15 +182,21 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",") if s]
 
     print(f"pairs_within, max_distance={args.max_distance}")
-    print(f"{'distribution':<12} {'n':>9} {'seconds':>9} {'peak MiB':>9} {'maxrss MiB':>10} {'pairs':>10}")
+    print(f"{'distribution':<12} {'n':>9} {'hashes':>9} {'seconds':>9} {'us/hash':>8} {'peak MiB':>9} "
+          f"{'maxrss MiB':>10} {'pairs':>10}")
     for name in args.distributions.split(","):
         for n in sizes:
-            hashes = DISTRIBUTIONS[name](n, np.random.default_rng(args.seed))
+            rng = np.random.default_rng(args.seed)
+            hashes = phashlike(n, rng, mirrors=True) if args.mirrors and name == "phashlike" else DISTRIBUTIONS[name](n, rng)
             if args.check:
                 check(hashes[: args.check_size], args.max_distance)
-            seconds, peak, count = measure(hashes, args.max_distance)
+            if args.estimate_tables:
+                estimate(hashes, args.max_distance, args.estimate_tables, args.threads)
+                continue
+            seconds, peak, count = measure(hashes, args.max_distance, args.threads)
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            print(f"{name:<12} {n:>9} {seconds:>9.2f} {peak:>9.1f} {rss:>10.0f} {count:>10}", flush=True)
+            print(f"{name:<12} {n:>9} {len(hashes):>9} {seconds:>9.2f} {seconds / len(hashes) * 1e6:>8.1f} {peak:>9.1f} "
+                  f"{rss:>10.0f} {count:>10}", flush=True)
     if args.check:
         print(f"check: fast path == brute force on the first {args.check_size} hashes of every run")
     if args.identical:

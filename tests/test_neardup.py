@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from math import comb
 
 import numpy as np
 import pandas as pd
@@ -41,12 +42,25 @@ def _crowded(n: int, seed: int) -> np.ndarray:
     return U64(0xA5A5A5A5A5A5A5A5) ^ ((low & U64(0x3F)) | ((low >> U64(6)) << U64(40)))
 
 
-GENERATORS = {"uniform": _uniform, "clustered": _clustered, "few_values": _few_values}
+def _biased(n: int, seed: int) -> np.ndarray:
+    """pHash-shaped: one constant bit, 16 bits set 90% of the time, the rest fair, plus near-copies.
+
+    Skewed bit entropies make the plan deal bits to blocks by entropy (not by stride)."""
+    rng = np.random.default_rng(seed)
+    p = np.concatenate(([1.0], np.full(16, 0.9), np.full(47, 0.5)))[rng.permutation(64)]
+    bits = rng.random((n, 64)) < p
+    h = np.packbits(bits, axis=1).view(">u8").ravel().astype(U64)
+    copies = rng.integers(0, n, size=n // 4)
+    h[rng.integers(0, n, size=n // 4)] = h[copies] ^ (U64(1) << rng.integers(0, 64, size=n // 4).astype(U64))
+    return h
+
+
+GENERATORS = {"uniform": _uniform, "clustered": _clustered, "few_values": _few_values, "biased": _biased}
 
 
 @pytest.mark.parametrize("fold", [True, False], ids=["16-bit-digest", "32-bit-digest"])
 @pytest.mark.parametrize("method", ["auto", "index", "brute"])
-@pytest.mark.parametrize("max_distance", [0, 1, 3, 6, 10, 64, 70], ids=lambda d: f"d{d}")
+@pytest.mark.parametrize("max_distance", [0, 1, 3, 6, 8, 10, 64, 70], ids=lambda d: f"d{d}")
 @pytest.mark.parametrize("kind", list(GENERATORS))
 def test_matches_bruteforce(kind: str, max_distance: int, method: str, fold: bool,
                             monkeypatch: pytest.MonkeyPatch) -> None:
@@ -64,6 +78,31 @@ def test_crowded_buckets_of_different_hashes(method: str, fold: bool, monkeypatc
     hashes = _crowded(3000, seed=1)  # ~4.5M candidate pairs per table: several bounded chunks
     expected = pairs_within_bruteforce(hashes, 6)
     np.testing.assert_array_equal(pairs_within(hashes, 6, method=method), expected)
+
+
+@pytest.mark.parametrize("step_min", [1, 4096], ids=["offset-walk", "ranks"])
+@pytest.mark.parametrize("threads", [1, 3])
+def test_pair_walk_and_threads_do_not_change_results(step_min: int, threads: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Candidates come from an offset walk over sorted digests (then rank arithmetic for the last
+    crowded buckets); tables may be split over threads. Neither changes a single pair."""
+    monkeypatch.setattr(neardup, "_STEP_MIN", step_min)
+    hashes = np.concatenate((_crowded(1500, seed=2), _biased(1500, seed=4), _clustered(1000, seed=5)))
+    expected = pairs_within_bruteforce(hashes, 6)
+    assert len(expected) > 10_000
+    np.testing.assert_array_equal(pairs_within(hashes, 6, method="index", threads=threads), expected)
+
+
+def test_blocks_dealt_by_entropy_partition_the_bits() -> None:
+    """With per-bit entropies, every bit lands in exactly one block and the informative bits are
+    spread: no block holds two of the eight fair bits before every block holds one."""
+    entropy = np.zeros(64)
+    entropy[[3, 9, 17, 22, 30, 41, 50, 63]] = 1.0
+    plan = neardup._make_plan(6, 2, entropy)
+    masks = plan.block_masks
+    assert len(masks) == 8 and all(masks)
+    assert sum(bin(m).count("1") for m in masks) == 64 and np.bitwise_or.reduce(np.array(masks, dtype=U64)) == U64(2**64 - 1)
+    fair = sum(1 << b for b in (3, 9, 17, 22, 30, 41, 50, 63))
+    assert sorted(bin(m & fair).count("1") for m in masks) == [1] * 8
 
 
 @pytest.mark.parametrize(
@@ -216,3 +255,22 @@ def test_near_duplicate_argument_errors(change: dict, error: type, message: str)
     kwargs = {"phash": phash, "phash_mirror": mirror, "thumbs": thumbs, **change}
     with pytest.raises(error, match=message):
         near_duplicate_pairs(**kwargs)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_parity_and_plain_tables_report_each_pair_once(k: int) -> None:
+    """Every pair within the radius belongs to exactly one table of a plan: pairs agreeing on exactly
+    k blocks (one flipped bit in each other block) to the parity table on those blocks, the rest to
+    the plain table on their first k + 1 agreeing blocks."""
+    rng = np.random.default_rng(k)
+    d = 6
+    plan = neardup._make_plan(d, k, neardup._bit_entropy(_biased(4096, seed=k)))
+    x = np.zeros(0, dtype=U64)
+    for bits in range(d + 1):  # xors with 0..d bits set, at random positions
+        pos = np.argsort(rng.random((500, 64)), axis=1)[:, :bits]
+        x = np.concatenate((x, np.bitwise_or.reduce(U64(1) << pos.astype(U64), axis=1) if bits else np.zeros(500, U64)))
+    owners = np.zeros(len(x), dtype=np.int64)
+    for sel, _, parity in plan.tables:
+        owners += neardup._owned(x, plan, sel, parity)
+    assert (owners == 1).all()
+    assert sum(p for *_, p in plan.tables) == comb(d + k, k) and len(plan.tables) == comb(d + k + 1, k + 1)

@@ -13,10 +13,12 @@ import statistics
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -156,13 +158,28 @@ def finish_audit(
     """Collect a started audit's records, run every check and build the outputs."""
     records = job.records(on_progress)
     inspected = time.perf_counter()
-    # The records and the columns built from them live until the end: keep the cyclic garbage
-    # collector from re-scanning them on every collection the checks trigger (each full collection
-    # walks every live object, which made the checks' per-file cost grow with the dataset's size).
-    gc.freeze()
-    try:
+    with collector_paused():
         return _finish(job, records, inspected, labels_file, labels_path, params)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Run the work after the last file without the cyclic garbage collector (as it was, after).
+
+    That work makes no reference cycles to speak of, but it builds columns: lists of one value per
+    row. Every collection of the generation holding such a list walks it element by element, and
+    the number of collections grows with the objects allocated, so with gc on the checks' and the
+    fix policy's per-file cost grew with the dataset (quadratic in the end). The records are frozen
+    too, so a collection that comes later does not walk them either until the audit is done.
+    """
+    enabled = gc.isenabled()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
     finally:
+        if enabled:
+            gc.enable()
         gc.unfreeze()
 
 
@@ -246,7 +263,7 @@ def _table(found: ScanResult, records: list[Record], labels_file: dict[str, str]
                    "expected_label": [labels_file.get(p, "") for p in paths] if labels_file else ""},
                   n=len(paths))
     for name in record_fields():
-        table[name] = [getattr(r, name) for r in records]
+        table[name] = list(map(attrgetter(name), records))
     return table
 
 
@@ -275,12 +292,18 @@ def _run_checks(ctx: AuditContext, found: ScanResult) -> tuple[dict[str, list[Fi
 
 
 def _issue_column(n: int, findings: dict[str, list[Finding]]) -> list[str]:
-    per_row: list[list[str]] = [[] for _ in range(n)]
+    """Per row: the ``;``-joined names of the checks that flagged it, in ``findings`` order."""
+    flagged: dict[int, list[str]] = {}  # only the flagged rows: no container per clean file
     for name, found in findings.items():
         for f in found:
-            if f.row is not None and name not in per_row[f.row]:
-                per_row[f.row].append(name)
-    return [";".join(names) for names in per_row]
+            if f.row is not None:
+                names = flagged.setdefault(f.row, [])
+                if name not in names:
+                    names.append(name)
+    column = [""] * n
+    for row, names in flagged.items():
+        column[row] = ";".join(names)
+    return column
 
 
 def _add_actions(table: Table) -> None:

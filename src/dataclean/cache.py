@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from operator import attrgetter
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from dataclean.inspect import Record
+from dataclean.io import atomic_path
+from dataclean.text import is_utf8
 
 CACHE_NAME = "cache.sqlite"
 #: Bump when what inspection computes changes: older caches are then ignored (a warning says why).
@@ -92,33 +93,18 @@ def cacheable(rec: Record) -> bool:
 
 def _storable(rec: Record) -> bool:
     """False for a record whose text cannot go into SQLite as UTF-8 (a message quoting an undecodable name)."""
-    return rec.error_detail.isascii() or _utf8(rec.error_detail)  # format and mode come from Pillow: ASCII
-
-
-def _utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-        return True
-    except UnicodeEncodeError:
-        return False
+    return is_utf8(rec.error_detail)  # format and mode come from Pillow: ASCII
 
 
 def save(out_dir: str | os.PathLike[str], root: str, max_pixels: int, paths: Sequence[str], sizes: Sequence[int],
          stamps: Sequence[str], records: Sequence[Record]) -> Path:
     """Write the cache for this audit's files (replacing the old one atomically: temp file + rename)."""
     target = cache_path(out_dir)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{CACHE_NAME}.", suffix=".tmp", dir=target.parent)
-    if hasattr(os, "fchmod"):  # like every output: the permissions open() would give, not mkstemp's 0600
-        mask = os.umask(0o022)
-        os.umask(mask)
-        os.fchmod(fd, 0o666 & ~mask)
-    os.close(fd)
-    try:
+    with atomic_path(target) as tmp:
         con = sqlite3.connect(tmp)
         try:
             con.execute("PRAGMA journal_mode = OFF")
-            con.execute("PRAGMA synchronous = OFF")  # one fsync below, before the rename
+            con.execute("PRAGMA synchronous = OFF")  # atomic_path fsyncs once, before the rename
             con.execute(_META_SQL)
             con.execute(_RECORDS_SQL)
             con.executemany("INSERT INTO meta VALUES (?, ?)", _meta(root, max_pixels).items())
@@ -130,13 +116,4 @@ def save(out_dir: str | os.PathLike[str], root: str, max_pixels: int, paths: Seq
             con.commit()
         finally:
             con.close()
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
     return target

@@ -31,54 +31,55 @@ def find_clusters(ctx: AuditContext, max_distance: int, min_similarity: float) -
     table = ctx.table
     n = len(table)
     decoded = np.flatnonzero(ctx.decoded)
-    md5 = np.array(table["md5"], dtype=object)
-    by_md5: dict[str, list[int]] = {}
-    for r in decoded.tolist():
-        by_md5.setdefault(md5[r], []).append(r)
+    md5 = table["md5"]
+    # Each decoded row's MD5 as a number, 0, 1, ... in order of first appearance: one dict entry per
+    # distinct MD5 and no container per row (a list per file made this step's cost grow with n).
+    first: dict[str, int] = {}
+    code = np.array([first.setdefault(md5[r], len(first)) for r in decoded.tolist()], dtype=np.int64)
+    sizes = np.bincount(code, minlength=len(first))
+    grouped = decoded[np.argsort(code, kind="stable")]  # rows by MD5 (first appearance), row order within
+    reps = grouped[np.cumsum(sizes) - sizes]  # each MD5's first row: ascending
+    twin = sizes[code] > 1  # exact twins: chain each member to the first member of its md5 group
+    twins, twin_dst = decoded[twin], reps[code[twin]]
     exact_key = np.full(n, "", dtype=object)
-    twin_src: list[int] = []
-    twin_dst: list[int] = []
-    for rows in by_md5.values():
-        if len(rows) > 1:  # exact twins: chain each member to the first member of its md5 group
-            exact_key[rows] = md5[rows[0]]
-            twin_src += rows
-            twin_dst += [rows[0]] * len(rows)
+    exact_key[twins] = [md5[r] for r in twins.tolist()]
 
     # Byte-identical files have identical hashes and thumbnails: search and verify one representative
     # per MD5, then give every copy its representative's pairs. Comparing 8,000 copies of one image
     # pairwise (32 million pairs, all then discarded as same-MD5) was the audit's only quadratic step.
-    reps = np.array([rows[0] for rows in by_md5.values()], dtype=np.int64)
     phash, mirror = table["phash"], table["phash_mirror"]
+    rep_rows = reps.tolist()
     sub = verified_pairs(
-        from_hex([phash[r] for r in reps]),
-        from_hex([mirror[r] for r in reps]),
+        from_hex([phash[r] for r in rep_rows]),
+        from_hex([mirror[r] for r in rep_rows]),
         ctx.thumbs[reps],
         max_distance=max_distance,
         min_similarity=min_similarity,
     )
-    near = _expand(sub, [by_md5[md5[r]] for r in reps.tolist()], n)
+    near = _expand(sub, grouped, sizes, n)
 
-    src = np.concatenate([np.array(twin_src, dtype=np.int64), near["i"].astype(np.int64)])
-    dst = np.concatenate([np.array(twin_dst, dtype=np.int64), near["j"].astype(np.int64)])
+    src = np.concatenate([twins, near["i"].astype(np.int64)])
+    dst = np.concatenate([twin_dst, near["j"].astype(np.int64)])
     group = _component_ids(n, src, dst)
     return Clusters(exact_key=exact_key, near_pairs=near, group=group)
 
 
-def _expand(sub: dict[str, np.ndarray], copies: list[list[int]], n: int) -> dict[str, np.ndarray]:
+def _expand(sub: dict[str, np.ndarray], grouped: np.ndarray, sizes: np.ndarray, n: int) -> dict[str, np.ndarray]:
     """Pairs between representatives -> pairs between every copy of one and every copy of the other
-    (table rows, ``i < j``, sorted by ``i, j``: what pairing all rows would have given, minus same-MD5 pairs)."""
-    sizes = np.array([len(c) for c in copies], dtype=np.int64)
+    (table rows, ``i < j``, sorted by ``i, j``: what pairing all rows would have given, minus same-MD5 pairs).
+
+    ``grouped`` holds the rows of representative 0's copies, then 1's, ...; ``sizes`` how many each has.
+    """
+    start = np.cumsum(sizes) - sizes
     if len(sub["i"]) == 0 or (sizes == 1).all():
-        reps = np.array([c[0] for c in copies], dtype=np.int64)
+        reps = grouped[start]
         return {**sub, "i": reps[sub["i"]], "j": reps[sub["j"]]}
-    flat = np.array([r for c in copies for r in c], dtype=np.int64)
-    start = np.concatenate(([0], np.cumsum(sizes)[:-1]))
     a, b = sub["i"].astype(np.int64), sub["j"].astype(np.int64)
     per_pair = sizes[a] * sizes[b]
     pair = np.repeat(np.arange(len(a)), per_pair)
     k = np.arange(int(per_pair.sum())) - np.repeat(np.cumsum(per_pair) - per_pair, per_pair)
-    x = flat[start[a][pair] + k // sizes[b][pair]]
-    y = flat[start[b][pair] + k % sizes[b][pair]]
+    x = grouped[start[a][pair] + k // sizes[b][pair]]
+    y = grouped[start[b][pair] + k % sizes[b][pair]]
     i, j = np.minimum(x, y), np.maximum(x, y)
     order = np.argsort(i * n + j, kind="stable")
     out = {key: v[pair][order] for key, v in sub.items() if key not in ("i", "j")}

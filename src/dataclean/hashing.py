@@ -110,5 +110,19 @@ def to_hex(h: int) -> str:
 
 
 def from_hex(values: list[str] | np.ndarray) -> np.ndarray:
-    """Manifest hex strings to a uint64 array (empty strings become 0; callers mask them out)."""
+    """Manifest hex strings to a uint64 array (empty strings become 0; callers mask them out).
+
+    The manifest's 16-digit hashes are parsed in one ``bytes.fromhex`` call (no Python int per
+    hash); anything else (shorter digits, a ``0x`` prefix) one by one, as ``int(v, 16)`` reads it.
+    """
+    values = list(values)
+    if set(map(len, values)) <= {0, 16}:
+        try:
+            joined = bytes.fromhex("".join(v or _ZERO_HEX for v in values))
+            return np.frombuffer(joined, dtype=">u8").astype(np.uint64)
+        except ValueError:
+            pass
     return np.array([int(v, 16) if v else 0 for v in values], dtype=np.uint64)
+
+
+_ZERO_HEX = "0" * 16

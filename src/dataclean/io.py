@@ -16,22 +16,25 @@ if TYPE_CHECKING:
 
 
 @contextmanager
-def atomic_write(path: str | os.PathLike[str], mode: str = "w", newline: str | None = "",
-                 errors: str = "strict") -> Iterator[IO[Any]]:
-    """Open a temp file beside ``path``; on success fsync and rename it over ``path``.
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[str]:
+    """A new empty temp file beside ``path`` for the body to fill (by name: SQLite, any writer); when
+    the body returns, the file is fsynced and renamed over ``path``.
 
-    On any exception the temp file is removed and ``path`` is left as it was.
+    The temp file has the permissions open() would give (mkstemp makes it private, 0600) and is named
+    ``.NAME.*.tmp``, which the audit's clean-up of a killed run recognises. On any exception it is
+    removed and ``path`` is left as it was.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        if hasattr(os, "fchmod"):  # mkstemp makes the file private (0600); outputs get what open() would give
-            os.fchmod(fd, 0o666 & ~_umask())
-        kwargs: dict[str, Any] = {} if "b" in mode else {"encoding": "utf-8", "newline": newline, "errors": errors}
-        with os.fdopen(fd, mode, **kwargs) as fh:
-            yield fh
-            fh.flush()
+        try:
+            if hasattr(os, "fchmod"):
+                os.fchmod(fd, 0o666 & ~_umask())
+        finally:
+            os.close(fd)
+        yield tmp
+        with open(tmp, "r+b") as fh:  # the body's writes reach the disk before the name points at them
             os.fsync(fh.fileno())
         os.replace(tmp, target)
     except BaseException:
@@ -40,6 +43,18 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w", newline: str | N
         except FileNotFoundError:
             pass
         raise
+
+
+@contextmanager
+def atomic_write(path: str | os.PathLike[str], mode: str = "w", newline: str | None = "",
+                 errors: str = "strict") -> Iterator[IO[Any]]:
+    """Open a temp file beside ``path`` (see :func:`atomic_path`); on success fsync and rename it over ``path``.
+
+    On any exception the temp file is removed and ``path`` is left as it was.
+    """
+    kwargs: dict[str, Any] = {} if "b" in mode else {"encoding": "utf-8", "newline": newline, "errors": errors}
+    with atomic_path(path) as tmp, open(tmp, mode, **kwargs) as fh:
+        yield fh
 
 
 def _umask() -> int:

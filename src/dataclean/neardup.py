@@ -9,8 +9,15 @@ bits are split into ``m = max_distance + k`` blocks; two hashes that differ in a
 A pair is kept only in the first table (in combination order) whose blocks it agrees on, so no
 global de-duplication is needed and candidates can be streamed in bounded chunks. ``k`` trades the
 number of tables (sorts) against bucket sizes; it is chosen per call from collision counts measured
-on a sample, which also covers biased real hashes. Equal hashes are collapsed first, so a crowd of
-identical hashes costs only its (genuinely quadratic) output.
+on a sample, which also covers biased real hashes; the bits are dealt to blocks by their entropy on
+that sample, so no block is made of near-constant bits. Equal hashes are collapsed first, so a crowd
+of identical hashes costs only its (genuinely quadratic) output. Tables are independent, so large
+searches spread them over threads (numpy releases the GIL in the sorts and gathers).
+
+The number of tables has to grow with n: to keep the candidates per hash bounded, a table's key
+needs about log2(n) informative bits, and with ``m = d + k`` blocks that means a larger ``k`` and
+``C(d + k, k)`` tables (45, 165, 495, 1287 for k = 2..5 at radius 8). So the per-hash cost of an
+exact radius-8 search grows with n (benchmarks/neardup.py measures it); it is not flat.
 
 Stage 2, :func:`near_duplicate_pairs`, adds mirrored candidates (``phash`` against ``phash_mirror``)
 and verifies each candidate with the Pearson correlation of the 16x16 grayscale thumbnails, so that
@@ -20,8 +27,9 @@ paired.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import reduce
 from itertools import combinations
 from math import comb
@@ -53,25 +61,36 @@ _PAIR_CHUNK = 1 << 21  # candidate pairs handled at once: bounds memory to ~100 
 _SIM_CHUNK = 1 << 15  # pairs per thumbnail-correlation batch
 _FOLD_MAX = 1 << 16  # up to this many distinct hashes, tables bucket a 16-bit digest of their keys (else 32-bit)
 _SCRAMBLE = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit constant: the top bits of value * it depend on every bit
+_SCRAMBLE_PARITY = np.uint64(0xD1B54A32D192ED03)  # another one, to mix block parities into a parity table's key
 _SAMPLE = 4096  # hashes sampled to estimate bucket collisions when choosing k
-_MAX_K = 5
-_MAX_TABLES = 512
+_MAX_K = 7
+_MAX_TABLES = 8192
 _FLAT_STD = 1.0  # thumbnails with a smaller standard deviation (gray levels) count as flat
-# Rough per-operation costs (seconds) on a 2-core x86 machine, used only to compare plans.
-_COST_SORT = 1.2e-7  # per hash per table: mask, argsort, bucket bounds
-_COST_CANDIDATE = 2.5e-8  # per candidate pair: gather, xor, popcount
+# Rough per-operation costs (seconds) on a 2-core x86 machine, used only to compare plans; measured
+# with benchmarks/neardup.py --mirrors. A table's pass (digest, radix sorts, gathers) costs ~29 ns
+# per hash with the 16-bit digest at 20k hashes (numpy's radix sort clears 65,536 counters each
+# time), ~20 ns with the 32-bit one at 200k and ~50 ns at 2M, as the arrays outgrow the caches.
+_COST_SORT_FOLD = 2.9e-8  # per hash per table, 16-bit digest
+_COST_SORT = 2e-8  # per hash per table, 32-bit digest at _COST_SORT_AT hashes, times (n / that) ** 0.4
+_COST_SORT_AT = 200_000
+_COST_CANDIDATE = 1.5e-8  # per candidate pair: positions, gathers, xor, popcount
 _COST_BRUTE = 3e-9  # per pair in blocked brute force
+_COST_TABLES = 256  # tables whose sample collisions estimate a plan's candidates
+_THREAD_MIN = 1.0  # estimated seconds above which tables are searched by several threads
+_THREAD_BYTES = 48  # temporaries per distinct hash held by one thread's table pass (measured: ~40)
+_THREAD_MEMORY = 2 << 30  # the threads' temporaries together stay under this (10M images: 2 threads)
 
 Method = Literal["auto", "index", "brute"]
 
 
 @dataclass(frozen=True)
 class _Plan:
-    """Multi-index plan: ``tables`` holds (block selection bitmask, key bit mask) per table."""
+    """Multi-index plan over ``d + k`` blocks: ``tables`` holds (block selection bitmask, key bit
+    mask, parity) per table: the k-block parity tables, then the (k + 1)-block plain ones."""
 
     k: int
     block_masks: tuple[int, ...]
-    tables: tuple[tuple[int, int], ...]
+    tables: tuple[tuple[int, int, bool], ...]
 
 
 # --------------------------------------------------------------------------- validation
@@ -126,25 +145,61 @@ def _sorted_pairs(left: list[np.ndarray], right: list[np.ndarray], n: int) -> np
     return np.column_stack((code // n, code % n))
 
 
-def _bucket_runs(sorted_keys: np.ndarray, chunk: int = _PAIR_CHUNK) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield ``(left, right)`` positions of all pairs of equal adjacent keys, ~``chunk`` pairs at a time.
+def _runs(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start positions and sizes of the runs of two or more equal adjacent keys in ``sorted_keys``.
+
+    Only the positions where a key equals the next one are materialised (few, when most buckets
+    are singletons), not one entry per bucket.
+    """
+    pos = np.flatnonzero(sorted_keys[1:] == sorted_keys[:-1])  # keys[i] == keys[i + 1]
+    if not len(pos):
+        return pos, pos
+    breaks = np.flatnonzero(np.diff(pos) != 1) + 1
+    starts = pos[np.concatenate(([0], breaks))]
+    last = pos[np.concatenate((breaks - 1, [len(pos) - 1]))]
+    return starts, last - starts + 2
+
+
+_STEP_MIN = 4096  # below this many positions, the offset walk hands the rest to rank arithmetic
+
+
+def _offset_pairs(sorted_keys: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield ``(left, right)`` positions of all pairs of equal keys in ``sorted_keys``, each once.
+
+    Walks offsets: in sorted keys, ``keys[p] == keys[p + o]`` implies ``keys[p] == keys[p + o - 1]``,
+    so the positions for offset ``o`` are filtered from those for ``o - 1`` and the work is
+    proportional to the pairs found; positions come out ascending, so gathers through them stay
+    nearly sequential. Once few positions are left (a handful of crowded buckets), the remaining
+    pairs (offsets ``o`` and more) come from :func:`_bucket_runs`'s rank arithmetic instead of one
+    numpy step per offset. Each step holds at most ``len(sorted_keys)`` positions.
+    """
+    pos = np.flatnonzero(sorted_keys[1:] == sorted_keys[:-1])
+    offset = 1
+    while len(pos) >= _STEP_MIN:
+        yield pos, pos + offset
+        offset += 1
+        pos = pos[pos + offset < len(sorted_keys)]
+        pos = pos[sorted_keys[pos + offset] == sorted_keys[pos]]
+    if len(pos):
+        yield from _bucket_runs(sorted_keys, skip=offset)
+
+
+def _bucket_runs(sorted_keys: np.ndarray, chunk: int = _PAIR_CHUNK, skip: int = 1) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield ``(left, right)`` positions of all pairs of equal keys at least ``skip`` positions apart,
+    ~``chunk`` pairs at a time.
 
     ``sorted_keys`` must be sorted; positions index it. Memory stays bounded by ``chunk`` (plus one
     element's partners) however crowded a bucket is.
     """
     if len(sorted_keys) < 2:
         return
-    new = np.ones(len(sorted_keys), dtype=bool)
-    new[1:] = sorted_keys[1:] != sorted_keys[:-1]
-    starts = np.flatnonzero(new)
-    sizes = np.diff(np.append(starts, len(sorted_keys)))
-    shared = sizes > 1
-    starts, sizes = starts[shared], sizes[shared]
+    starts, sizes = _runs(sorted_keys)
+    starts, sizes = starts[sizes > skip], sizes[sizes > skip]
     if not len(starts):
         return
     rank = _ranks(sizes)
     pos = np.repeat(starts, sizes) + rank
-    later = np.repeat(sizes, sizes) - 1 - rank  # how many later bucket members each one pairs with
+    later = np.repeat(sizes, sizes) - skip - rank  # how many bucket members >= skip later each one pairs with
     pos, later = pos[later > 0], later[later > 0]
     cum = np.cumsum(later)
     cuts = np.searchsorted(cum, np.arange(chunk, int(cum[-1]), chunk), side="right")
@@ -152,7 +207,7 @@ def _bucket_runs(sorted_keys: np.ndarray, chunk: int = _PAIR_CHUNK) -> Iterator[
     bounds = bounds[np.append(True, bounds[1:] != bounds[:-1])]  # sorted already: drop repeats
     for lo, hi in zip(bounds[:-1], bounds[1:]):
         left = np.repeat(pos[lo:hi], later[lo:hi])
-        yield left, left + 1 + _ranks(later[lo:hi])
+        yield left, left + skip + _ranks(later[lo:hi])
 
 
 def _bucket_pairs(keys: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -199,18 +254,68 @@ def _blocked_pairs(values: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------- multi-index hashing
 
 
-def _make_plan(d: int, k: int) -> _Plan:
-    """Split the 64 bits into ``d + k`` blocks (bit b in block b mod m) and list the k-block tables.
+def _bit_entropy(sample: np.ndarray) -> np.ndarray:
+    """Shannon entropy (bits) of each of the 64 bit positions over ``sample``."""
+    ones = np.array([np.count_nonzero(sample & np.uint64(1 << b)) for b in range(HASH_BITS)], dtype=np.float64)
+    p = np.clip(ones / max(len(sample), 1), 1e-12, 1 - 1e-12)
+    return -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
 
-    Strided blocks mix DCT rows and columns, so each key gets a share of the informative bits.
+
+def _make_plan(d: int, k: int, entropy: np.ndarray | None = None) -> _Plan:
+    """Split the 64 bits into ``m = d + k`` blocks and list the tables.
+
+    A pair within ``d`` bits differs in at most ``d`` blocks, so it agrees on at least ``k``. If it
+    agrees on exactly ``k`` blocks, the other ``d`` blocks differ in at least one bit each and in
+    ``d`` bits together: exactly one bit each, so the parity of every other block is flipped. Such
+    a pair is found in a *parity table* on its k agreeing blocks, whose key adds the parities of the
+    other d blocks up to complement (``d - 1`` more bits of key). A pair agreeing on ``k + 1`` blocks
+    or more is found in a *plain table* on the first ``k + 1`` of them. That makes
+    ``C(m, k) + C(m, k + 1) = C(m + 1, k + 1)`` tables, as many as the plain scheme over ``m + 1``
+    blocks, but each with longer keys (e.g. 19-20 bits instead of 17.5 for 165 tables at radius 8):
+    a quarter to a third of the candidates.
+
+    Any partition keeps the search exact (the pigeonhole argument does not care which bits share a
+    block). Without ``entropy``, bit b goes to block b mod m: strided blocks mix DCT rows and columns.
+    With the per-bit ``entropy`` of the data, bits are dealt most informative first to the block
+    whose entropy is lowest so far, so that no table keys on a block of near-constant bits (real
+    pHashes have a constant DC bit and strongly biased low-frequency ones): fewer candidates.
     """
     m = d + k
-    block_masks = tuple(sum(1 << b for b in range(i, HASH_BITS, m)) for i in range(m))
+    if entropy is None:
+        block_masks = tuple(sum(1 << b for b in range(i, HASH_BITS, m)) for i in range(m))
+    else:
+        masks, sums, sizes = [0] * m, [0.0] * m, [0] * m
+        for b in np.argsort(-entropy, kind="stable"):
+            i = min(range(m), key=lambda j: (sums[j], sizes[j], j))
+            masks[i] |= 1 << int(b)
+            sums[i] += float(entropy[b])
+            sizes[i] += 1
+        block_masks = tuple(masks)
     tables = tuple(
-        (sum(1 << i for i in sel), reduce(or_, (block_masks[i] for i in sel)))
-        for sel in combinations(range(m), k)
+        (sum(1 << i for i in sel), reduce(or_, (block_masks[i] for i in sel), 0), size == k)
+        for size in (k, k + 1)
+        for sel in combinations(range(m), size)
     )
     return _Plan(k=k, block_masks=block_masks, tables=tables)
+
+
+def _block_parities(values: np.ndarray, plan: _Plan) -> np.ndarray:
+    """Bit b of each result is the parity of ``values``' bits in block b."""
+    parity = np.zeros(len(values), dtype=np.uint64)
+    for b, mask in enumerate(plan.block_masks):
+        parity |= (np.bitwise_count(values & np.uint64(mask)) & np.uint8(1)).astype(np.uint64) << np.uint64(b)
+    return parity
+
+
+def _parity_keys(values: np.ndarray, parity: np.ndarray, sel: int, mask: int, m: int) -> np.ndarray:
+    """A parity table's keys: the key bits, mixed with the parities of the other blocks up to
+    complement (a pair whose other blocks all differ in one bit gets equal keys)."""
+    rest = ((1 << m) - 1) & ~sel
+    q = parity & np.uint64(rest)
+    if rest:
+        low = (rest & -rest).bit_length() - 1
+        q ^= ((q >> np.uint64(low)) & np.uint64(1)) * np.uint64(rest)
+    return (values & np.uint64(mask)) ^ (q * _SCRAMBLE_PARITY)
 
 
 def _collisions(keys: np.ndarray) -> int:
@@ -219,12 +324,25 @@ def _collisions(keys: np.ndarray) -> int:
     return int((counts * (counts - 1) // 2).sum())
 
 
+def _sort_cost(n: int) -> float:
+    """Estimated seconds of one table's pass over ``n`` hashes."""
+    if n <= _FOLD_MAX:
+        return n * _COST_SORT_FOLD
+    return n * _COST_SORT * (n / _COST_SORT_AT) ** 0.4
+
+
 def _plan_cost(values: np.ndarray, sample: np.ndarray, plan: _Plan) -> float:
     """Estimated seconds for ``plan``: sorts plus candidates, scaled up from the sample's collisions."""
     n, s = len(values), len(sample)
     scale = n * (n - 1) / max(s * (s - 1), 1)
-    candidates = sum(_collisions(sample & np.uint64(mask)) for _, mask in plan.tables) * scale
-    return len(plan.tables) * n * _COST_SORT + candidates * _COST_CANDIDATE
+    tables = plan.tables[:: -(-len(plan.tables) // _COST_TABLES)]  # at most _COST_TABLES, evenly spread
+    parity = _block_parities(sample, plan)
+    m = len(plan.block_masks)
+    per_table = sum(
+        _collisions(_parity_keys(sample, parity, sel, mask, m) if par else sample & np.uint64(mask))
+        for sel, mask, par in tables
+    ) / len(tables)
+    return len(plan.tables) * (_sort_cost(n) + per_table * scale * _COST_CANDIDATE)
 
 
 def _sample(values: np.ndarray, size: int) -> np.ndarray:
@@ -234,67 +352,121 @@ def _sample(values: np.ndarray, size: int) -> np.ndarray:
     return values[np.argpartition(scrambled, size)[:size]]
 
 
-def _choose_plan(values: np.ndarray, d: int, method: Method) -> _Plan | None:
-    """The cheapest multi-index plan, or None when brute force is cheaper (or the only option)."""
+def _choose_plan(values: np.ndarray, d: int, method: Method) -> tuple[_Plan | None, float]:
+    """The cheapest multi-index plan and its estimated seconds, or None when brute force is cheaper
+    (or the only option)."""
     n = len(values)
     sample = values if n <= _SAMPLE else _sample(values, _SAMPLE)
+    entropy = _bit_entropy(sample)
     best, best_cost = None, np.inf if method == "index" else n * (n - 1) / 2 * _COST_BRUTE
     for k in range(1, _MAX_K + 1):
-        if d + k > HASH_BITS or comb(d + k, k) > _MAX_TABLES:
+        tables = comb(d + k + 1, k + 1)
+        if d + k > HASH_BITS or tables > _MAX_TABLES:
             break
-        if comb(d + k, k) * n * _COST_SORT >= best_cost:  # the sorts alone cost more, and grow with k
+        if tables * _sort_cost(n) >= best_cost:  # the sorts alone cost more, and grow with k
             break
-        plan = _make_plan(d, k)
+        plan = _make_plan(d, k, entropy)
         cost = _plan_cost(values, sample, plan)
         if cost < best_cost:
             best, best_cost = plan, cost
-    return best
+    return best, best_cost
 
 
-def _first_blocks(x: np.ndarray, plan: _Plan) -> np.ndarray:
-    """Bitmask of the first ``plan.k`` blocks on which a pair agrees (its xor ``x`` is zero there)."""
+def _owned(x: np.ndarray, plan: _Plan, sel: int, parity: bool) -> np.ndarray:
+    """Which pairs (xors ``x``, all within the radius) the table ``sel`` reports: a parity table those
+    agreeing on exactly its blocks, a plain table those whose first ``k + 1`` agreeing blocks are its
+    own. Every pair within the radius is reported by exactly one table."""
     zero = np.zeros(len(x), dtype=np.int64)
     for b, mask in enumerate(plan.block_masks):
         zero |= ((x & np.uint64(mask)) == 0).astype(np.int64) << b
+    if parity:
+        return zero == sel
     rest = zero.copy()
-    for _ in range(plan.k):
+    for _ in range(plan.k + 1):
         rest &= rest - 1  # clear the lowest set bit
-    return zero ^ rest
+    return zero ^ rest == sel
 
 
-def _index_pairs(values: np.ndarray, d: int, plan: _Plan) -> tuple[np.ndarray, np.ndarray]:
-    """All pairs of distinct ``values`` within ``d`` bits, table by table, chunk by chunk."""
+def _sorted_by_key(values: np.ndarray, mask: int, fold: bool, keys: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` ordered by a digest of their key (``values & mask``, or ``keys``), and the digests
+    in that order.
+
+    The digest is one that numpy sorts by radix (16-bit integers): one 16-bit digest for few hashes,
+    else a 32-bit one sorted in two stable 16-bit passes (low half, then high half), each pass
+    carrying the values themselves, so no index array is gathered (nor the digests, for plain keys:
+    they are recomputed from the values). Keys that merely share a digest meet as candidates and
+    fail the block check in :func:`_index_pairs`.
+    """
+    m = np.uint64(mask)
+    if keys is not None:
+        if fold:
+            digest = (keys * _SCRAMBLE >> np.uint64(48)).astype(np.uint16)
+            order = np.argsort(digest, kind="stable")
+            return values[order], digest[order]
+        wide = (keys * _SCRAMBLE >> np.uint64(32)).astype(np.uint32)
+        order = np.argsort(wide.astype(np.uint16), kind="stable")
+        by_low, wide = values[order], wide[order]
+        order = np.argsort((wide >> np.uint32(16)).astype(np.uint16), kind="stable")
+        return by_low[order], wide[order]
+    if fold:
+        digest = ((values & m) * _SCRAMBLE >> np.uint64(48)).astype(np.uint16)
+        order = np.argsort(digest, kind="stable")
+        return values[order], digest[order]
+    low = ((values & m) * _SCRAMBLE >> np.uint64(32)).astype(np.uint16)
+    by_low = values[np.argsort(low, kind="stable")]
+    high = ((by_low & m) * _SCRAMBLE >> np.uint64(48)).astype(np.uint16)
+    by_key = by_low[np.argsort(high, kind="stable")]
+    return by_key, ((by_key & m) * _SCRAMBLE >> np.uint64(32)).astype(np.uint32)
+
+
+def _index_pairs(values: np.ndarray, d: int, plan: _Plan, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """All pairs of distinct sorted ``values`` within ``d`` bits (as indices into them), table by table.
+
+    With ``threads`` > 1 the tables are dealt round-robin to that many threads: numpy releases the
+    GIL in the sorts, gathers and ufuncs that make up a table's pass, so they run on separate cores,
+    and each table's pairs are its own (the first-table rule), so no merging is needed.
+    """
+    if threads > 1 and len(plan.tables) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        def part(i: int) -> tuple[np.ndarray, np.ndarray]:
+            return _index_pairs(values, d, replace(plan, tables=plan.tables[i::threads]))
+
+        with ThreadPoolExecutor(threads, thread_name_prefix="dataclean-neardup") as pool:
+            parts = list(pool.map(part, range(min(threads, len(plan.tables)))))
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     left, right = [], []
     fold = len(values) <= _FOLD_MAX
-    for sel, mask in plan.tables:
-        keys = values & np.uint64(mask)
-        # Bucket by a digest of the key that numpy sorts by radix (16-bit integers): one 16-bit digest
-        # for few hashes, else a 32-bit one sorted in two stable 16-bit passes (low half, then high
-        # half), still ~3x faster than sorting the 64-bit keys at 100k-10M hashes. Keys that merely
-        # share a digest meet as candidates and fail the block check below.
-        if fold:
-            keys = ((keys * _SCRAMBLE) >> np.uint64(48)).astype(np.uint16)
-            order = np.argsort(keys, kind="stable")
-        else:
-            digest = (keys * _SCRAMBLE) >> np.uint64(32)
-            order = np.argsort((digest & np.uint64(0xFFFF)).astype(np.uint16), kind="stable")
-            high = (digest >> np.uint64(16)).astype(np.uint16)
-            order = order[np.argsort(high[order], kind="stable")]
-            keys = digest.astype(np.uint32)
-        by_key = values[order]  # gathering from the key-sorted copy keeps memory access local
-        for a, b in _bucket_runs(keys[order]):
-            x = by_key[a] ^ by_key[b]
-            close = np.flatnonzero(np.bitwise_count(x) <= d)
-            a, b, x = a[close], b[close], x[close]
-            first = _first_blocks(x, plan) == sel  # report each pair in one table only
-            left.append(order[a[first]])
-            right.append(order[b[first]])
+    parities = _block_parities(values, plan) if any(t[2] for t in plan.tables) else None
+    for sel, mask, parity in plan.tables:
+        keys = _parity_keys(values, parities, sel, mask, len(plan.block_masks)) if parity and parities is not None else None
+        by_key, digest = _sorted_by_key(values, mask, fold, keys)
+        near_a, near_b = [], []
+        for a, b in _offset_pairs(digest):
+            close = np.flatnonzero(np.bitwise_count(by_key[a] ^ by_key[b]) <= d)
+            near_a.append(by_key[a[close]])
+            near_b.append(by_key[b[close]])
+        if near_a:
+            a, b = np.concatenate(near_a), np.concatenate(near_b)
+            own = _owned(a ^ b, plan, sel, parity)  # report each pair in one table only
+            left.append(a[own])
+            right.append(b[own])
     if not left:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    return np.concatenate(left), np.concatenate(right)
+    # The pairs were collected as values; ``values`` is sorted and distinct, so a binary search gives
+    # their indices (cheaper than carrying an index array through every table's sort).
+    return np.searchsorted(values, np.concatenate(left)), np.searchsorted(values, np.concatenate(right))
 
 
 # --------------------------------------------------------------------------- public search
+
+
+def _cpus() -> int:
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def _expand_groups(
@@ -322,7 +494,7 @@ def _expand_groups(
     return left, right
 
 
-def pairs_within(hashes: np.ndarray, max_distance: int, *, method: Method = "auto") -> np.ndarray:
+def pairs_within(hashes: np.ndarray, max_distance: int, *, method: Method = "auto", threads: int | None = None) -> np.ndarray:
     """All index pairs ``i < j`` with ``popcount(hashes[i] ^ hashes[j]) <= max_distance``.
 
     ``hashes`` is a 1-D uint64 array. Returns an ``(k, 2)`` int64 array, each pair once, sorted
@@ -330,6 +502,9 @@ def pairs_within(hashes: np.ndarray, max_distance: int, *, method: Method = "aut
     realistic hashes; the output itself can be quadratic (e.g. many equal hashes). ``method``:
     ``"auto"`` picks multi-index hashing or brute force by estimated cost, ``"index"`` forces
     multi-index hashing where possible (radius < 64), ``"brute"`` forces blocked brute force.
+    ``threads``: threads for the multi-index tables (default: the CPUs this process may use, when
+    the search is estimated to take over a second, and no more than keep their temporaries under
+    2 GiB; each thread holds ~48 bytes per hash). Results do not depend on it.
     """
     h = _check_hashes(hashes)
     d = min(_check_distance(max_distance), HASH_BITS)
@@ -339,8 +514,10 @@ def pairs_within(hashes: np.ndarray, max_distance: int, *, method: Method = "aut
     if n < 2:
         return _empty_pairs()
     values, inverse = np.unique(h, return_inverse=True)
-    plan = None if method == "brute" or d >= HASH_BITS else _choose_plan(values, d, method)
-    u, v = _blocked_pairs(values, d) if plan is None else _index_pairs(values, d, plan)
+    plan, cost = (None, 0.0) if method == "brute" or d >= HASH_BITS else _choose_plan(values, d, method)
+    if threads is None:
+        threads = min(_cpus(), max(1, _THREAD_MEMORY // (_THREAD_BYTES * len(values)))) if cost > _THREAD_MIN else 1
+    u, v = _blocked_pairs(values, d) if plan is None else _index_pairs(values, d, plan, max(1, int(threads)))
     left, right = _expand_groups(u, v, inverse.ravel(), len(values))
     return _sorted_pairs(left, right, n)
 

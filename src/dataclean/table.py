@@ -61,8 +61,8 @@ class Table:
         return self._cols.get(name, default)
 
     def numbers(self, name: str) -> np.ndarray:
-        """Column ``name`` as float64, missing values as NaN."""
-        return np.array([np.nan if v is None else v for v in self._cols[name]], dtype=np.float64)
+        """Column ``name`` as float64, missing values as NaN (numpy reads None as NaN)."""
+        return np.array(self._cols[name], dtype=np.float64)
 
     def select(self, names: Iterable[str]) -> Table:
         """A table with only ``names``, in that order (columns are shared, not copied)."""

@@ -5,6 +5,18 @@ from __future__ import annotations
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
+def is_utf8(text: str) -> bool:
+    """False for text that cannot be written as UTF-8: a file name whose bytes are not UTF-8, which
+    Python holds as surrogate escapes (and any message quoting one)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
 def printable(text: str) -> str:
     """``text`` with every control or invisible character escaped, so a file name cannot drive the terminal.
 

@@ -89,7 +89,7 @@ def ordered_checks(names: Iterable[str] | None = None) -> list[CheckSpec]:
 @dataclass
 class AuditContext:
     """Everything a check may look at. ``table`` has one row per file (manifest columns so far):
-    ``table["path"]`` is a list of values, ``table.numbers("width")`` a float array with NaN gaps."""
+    ``table["path"]`` is a list of values, ``ctx.numbers("width")`` a float array with NaN gaps."""
 
     table: Table
     thumbs: np.ndarray  # (n, 16, 16) uint8, zeros where the file did not decode
@@ -102,6 +102,20 @@ class AuditContext:
         """Per row: train / val / test as the dataset came split, or "" (a table without the column: all "")."""
         column = self.table.get("given_split")
         return column if column is not None else [""] * len(self.table)
+
+    _numbers: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False)
+
+    def numbers(self, name: str) -> np.ndarray:
+        """``table.numbers(name)``, converted once and shared by every check that reads the column (read-only).
+
+        The checks run while the table's record columns stay as they are; converting a column of
+        Python floats costs a memory access per row, which several checks paid again for each column.
+        """
+        column = self._numbers.get(name)
+        if column is None:
+            column = self._numbers[name] = self.table.numbers(name)
+            column.flags.writeable = False
+        return column
 
     @cached_property
     def decoded(self) -> np.ndarray:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import posixpath
-
 #: File extensions each decoded format may carry.
 FORMAT_EXTENSIONS: dict[str, set[str]] = {
     "JPEG": {".jpg", ".jpeg", ".jpe", ".jfif"},
@@ -35,8 +33,14 @@ def is_system_file(path: str) -> bool:
 
 
 def extension(path: str) -> str:
-    """Lower-case suffix with the dot (``.jpg``), empty for none; like PurePosixPath.suffix."""
-    return posixpath.splitext(file_name(path))[1].lower()
+    """Lower-case suffix with the dot (``.jpg``), empty for none; like PurePosixPath.suffix.
+
+    What posixpath.splitext gives (leading dots start no suffix: ``.bashrc`` has none), in string
+    operations: the naming check asks it of every file.
+    """
+    name = file_name(path)
+    dot = name.rfind(".")
+    return name[dot:].lower() if dot > 0 and name[:dot].lstrip(".") else ""
 
 
 def is_image_name(path: str) -> bool:

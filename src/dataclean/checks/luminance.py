@@ -18,29 +18,25 @@ import numpy as np
 from dataclean.checks.base import AuditContext, Finding, check
 
 
-def _column(ctx: AuditContext, name: str) -> np.ndarray:
-    return ctx.table.numbers(name)
-
-
 def _flag(ctx: AuditContext, hit: np.ndarray, score: str, detail: str) -> list[Finding]:
     """Findings for the ``hit`` rows, scored by column ``score``; ``detail`` formats any luminance column."""
-    cols = {name: _column(ctx, name) for name in ("brightness", "contrast", "lum_p01", "lum_p99")}
+    cols = {name: ctx.numbers(name) for name in ("brightness", "contrast", "lum_p01", "lum_p99")}
     return [Finding(int(r), float(cols[score][r]), detail.format(**{k: v[r] for k, v in cols.items()}))
             for r in np.flatnonzero(hit)]
 
 
 @check("dark", "info", "mean luminance below max_brightness, or no highlights (99th percentile below max_highlight)")
 def dark(ctx: AuditContext, max_brightness: float = 0.13, max_highlight: float = 0.33) -> list[Finding]:
-    hit = (_column(ctx, "brightness") < max_brightness) | (_column(ctx, "lum_p99") < max_highlight)
+    hit = (ctx.numbers("brightness") < max_brightness) | (ctx.numbers("lum_p99") < max_highlight)
     return _flag(ctx, hit, "brightness", "brightness {brightness:.3f}, 99th percentile {lum_p99:.3f}")
 
 
 @check("bright", "info", "mean luminance above min_brightness, or no shadows (1st percentile above min_shadow)")
 def bright(ctx: AuditContext, min_brightness: float = 0.86, min_shadow: float = 0.70) -> list[Finding]:
-    hit = (_column(ctx, "brightness") > min_brightness) | (_column(ctx, "lum_p01") > min_shadow)
+    hit = (ctx.numbers("brightness") > min_brightness) | (ctx.numbers("lum_p01") > min_shadow)
     return _flag(ctx, hit, "brightness", "brightness {brightness:.3f}, 1st percentile {lum_p01:.3f}")
 
 
 @check("low_contrast", "info", "RMS contrast of luminance below min_contrast")
 def low_contrast(ctx: AuditContext, min_contrast: float = 0.03) -> list[Finding]:
-    return _flag(ctx, _column(ctx, "contrast") < min_contrast, "contrast", "contrast {contrast:.3f}")
+    return _flag(ctx, ctx.numbers("contrast") < min_contrast, "contrast", "contrast {contrast:.3f}")

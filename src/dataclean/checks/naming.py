@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from dataclean.checks.base import AuditContext, Finding, check
 from dataclean.checks.files import FORMAT_EXTENSIONS, extension, file_name, is_image_name, is_system_file
+from dataclean.text import is_utf8
 
 
 @check("naming", "warning", "extension that does not match the real format, non-image files, hidden/system files")
@@ -18,16 +19,9 @@ def naming(ctx: AuditContext) -> list[Finding]:
             out.append(Finding(row, 1.0, f"non-image file ({ext or 'no extension'})"))
         elif allowed is not None and ext not in allowed:
             out.append(Finding(row, 1.0, f"extension {ext or '(none)'} but the content is {fmt}"))
-        elif not path.isascii() and not _utf8(path):
+        elif not path.isascii() and not is_utf8(path):
             out.append(Finding(row, 1.0, "file name is not valid UTF-8"))
         elif not path.isprintable() or name != name.strip():
             out.append(Finding(row, 1.0, "file name has control characters or surrounding spaces"))
     return out
 
-
-def _utf8(path: str) -> bool:
-    try:
-        path.encode("utf-8")
-        return True
-    except UnicodeEncodeError:
-        return False

@@ -18,7 +18,7 @@ def resolution(
     ctx: AuditContext, min_side: int = 32, max_aspect: float = 4.0, iqr_k: float = 3.0, min_factor: float = 8.0
 ) -> list[Finding]:
     t = ctx.table
-    w, h = t.numbers("width"), t.numbers("height")
+    w, h = ctx.numbers("width"), ctx.numbers("height")
     with np.errstate(invalid="ignore", divide="ignore"):  # missing or zero sizes are simply not ok
         ok = np.isfinite(w) & np.isfinite(h) & (w > 0) & (h > 0)
         side, aspect = np.fmin(w, h), np.fmax(w, h) / np.fmin(w, h)

@@ -242,24 +242,29 @@ def decide_columns(df: Any, policy: Policy | None = None) -> dict[str, list[str]
     details = _text(df, "error_detail")
     groups = [g.strip() for g in _text(df, "group")]
     md5s = _text(df, "md5")
-    issues = [split_issues(v) for v in _text(df, "issues")]
+    issues = _text(df, "issues")
     expected = _text(df, "expected_label")
     given = _text(df, "given_split")
-    zeros = [0] * len(df)
-    px = [_number(w) * _number(h) for w, h in zip(_values(df.get("width", zeros)), _values(df.get("height", zeros)))]
-    size = [_number(b) for b in _values(df.get("bytes", zeros))]
 
     members: dict[str, list[int]] = defaultdict(list)
     for i, g in enumerate(groups):
         if g:
             members[g].append(i)
     conflicts = label_conflicts(labels, groups)  # exactly what the label_conflict check flags
+    # resolution and size rank the members of a group against each other: only their rows are read
+    grouped = [i for idx in members.values() for i in idx]
+    zeros = [0] * len(df)
+    width, height = _values(df.get("width", zeros)), _values(df.get("height", zeros))
+    px = {i: _number(width[i]) * _number(height[i]) for i in grouped}
+    nbytes = _values(df.get("bytes", zeros))
+    size = {i: _number(nbytes[i]) for i in grouped}
 
-    rows = [_Row() for _ in paths]
-    for i, row in enumerate(rows):
-        if not (errors[i] or issues[i] or groups[i]):
-            continue  # a clean file: nothing to decide (most rows)
-        found = set(issues[i])
+    # Only the rows something is noted for get a _Row (a clean file, most rows, costs nothing).
+    rows: defaultdict[int, _Row] = defaultdict(_Row)
+    noted = [i for i, (e, f, g) in enumerate(zip(errors, issues, groups)) if e or f or g]  # a clean file: nothing to decide
+    for i in noted:
+        row = rows[i]
+        found = set(split_issues(issues[i]))
         if errors[i] == LEGACY_TF_ERROR:  # an older audit's verdict on a decodable image: not corrupt
             errors[i] = ""
             found = (found - {"corrupt"}) | {"tf_unreadable"}
@@ -308,7 +313,7 @@ def decide_columns(df: Any, policy: Policy | None = None) -> dict[str, list[str]
         return "largest file" if size[keeper] != size[other] else "path order"
 
     for gid, idx in members.items():
-        eligible = [i for i in idx if rows[i].severity == 0]
+        eligible = [i for i in idx if i not in rows or rows[i].severity == 0]
         if len(idx) < 2 or not eligible:
             continue
         by_md5: dict[str, list[int]] = defaultdict(list)
@@ -331,19 +336,16 @@ def decide_columns(df: Any, policy: Policy | None = None) -> dict[str, list[str]
                                 f"near duplicate of {paths[keeper]} (kept: {why(keeper, i)})")
         rows[keeper].add("keep", "", f"kept from group {gid} ({len(idx)} files)")
 
-    out_action, out_reason, out_check = [], [], []
-    for row in rows:
+    out_action, out_reason, out_check = ["keep"] * len(paths), [""] * len(paths), [""] * len(paths)
+    for i, row in rows.items():
         if not row.notes:
-            out_action.append("keep")
-            out_reason.append("")
-            out_check.append("")
             continue
         sev = row.severity
         top = [(c, r) for s, c, r in row.notes if s == sev]
         top.sort(key=lambda cr: CHECKS.index(cr[0]) if cr[0] in CHECKS else -1 if not cr[0] else len(CHECKS))
-        out_action.append(ACTIONS[sev])
-        out_reason.append("; ".join(r for _, r in top))
-        out_check.append(next((c for c, _ in top if c), ""))
+        out_action[i] = ACTIONS[sev]
+        out_reason[i] = "; ".join(r for _, r in top)
+        out_check[i] = next((c for c, _ in top if c), "")
     return {"action": out_action, "reason": out_reason, "check": out_check}
 
 
