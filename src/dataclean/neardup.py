@@ -398,25 +398,22 @@ def _sorted_by_key(values: np.ndarray, mask: int, fold: bool, keys: np.ndarray |
     fail the block check in :func:`_index_pairs`.
     """
     m = np.uint64(mask)
-    if keys is not None:
-        if fold:
-            digest = (keys * _SCRAMBLE >> np.uint64(48)).astype(np.uint16)
-            order = np.argsort(digest, kind="stable")
-            return values[order], digest[order]
-        wide = (keys * _SCRAMBLE >> np.uint64(32)).astype(np.uint32)
-        order = np.argsort(wide.astype(np.uint16), kind="stable")
-        by_low, wide = values[order], wide[order]
-        order = np.argsort((wide >> np.uint32(16)).astype(np.uint16), kind="stable")
-        return by_low[order], wide[order]
+    if keys is None and not fold:
+        low = ((values & m) * _SCRAMBLE >> np.uint64(32)).astype(np.uint16)
+        by_low = values[np.argsort(low, kind="stable")]
+        high = ((by_low & m) * _SCRAMBLE >> np.uint64(48)).astype(np.uint16)
+        by_key = by_low[np.argsort(high, kind="stable")]
+        return by_key, ((by_key & m) * _SCRAMBLE >> np.uint64(32)).astype(np.uint32)
+    keys = values & m if keys is None else keys
     if fold:
-        digest = ((values & m) * _SCRAMBLE >> np.uint64(48)).astype(np.uint16)
+        digest = (keys * _SCRAMBLE >> np.uint64(48)).astype(np.uint16)
         order = np.argsort(digest, kind="stable")
         return values[order], digest[order]
-    low = ((values & m) * _SCRAMBLE >> np.uint64(32)).astype(np.uint16)
-    by_low = values[np.argsort(low, kind="stable")]
-    high = ((by_low & m) * _SCRAMBLE >> np.uint64(48)).astype(np.uint16)
-    by_key = by_low[np.argsort(high, kind="stable")]
-    return by_key, ((by_key & m) * _SCRAMBLE >> np.uint64(32)).astype(np.uint32)
+    wide = (keys * _SCRAMBLE >> np.uint64(32)).astype(np.uint32)
+    order = np.argsort(wide.astype(np.uint16), kind="stable")
+    by_low, wide = values[order], wide[order]
+    order = np.argsort((wide >> np.uint32(16)).astype(np.uint16), kind="stable")
+    return by_low[order], wide[order]
 
 
 def _index_pairs(values: np.ndarray, d: int, plan: _Plan, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
