@@ -4,20 +4,23 @@ Stage 1, :func:`pairs_within`, finds *every* pair of hashes within ``max_distanc
 comparing all pairs. It uses multi-index hashing with the generalised pigeonhole principle: the 64
 bits are split into ``m = max_distance + k`` blocks; two hashes that differ in at most
 ``max_distance`` bits differ in at most ``max_distance`` blocks, so they agree exactly on at least
-``k`` blocks. One "table" per choice of ``k`` blocks buckets the hashes by those blocks' bits
-(a numpy sort), pairs inside a bucket are candidates, and a vectorised popcount keeps the true ones.
-A pair is kept only in the first table (in combination order) whose blocks it agrees on, so no
-global de-duplication is needed and candidates can be streamed in bounded chunks. ``k`` trades the
-number of tables (sorts) against bucket sizes; it is chosen per call from collision counts measured
-on a sample, which also covers biased real hashes; the bits are dealt to blocks by their entropy on
-that sample, so no block is made of near-constant bits. Equal hashes are collapsed first, so a crowd
-of identical hashes costs only its (genuinely quadratic) output. Tables are independent, so large
-searches spread them over threads (numpy releases the GIL in the sorts and gathers).
+``k`` blocks. A "table" buckets the hashes by the bits of some blocks (a radix sort of a digest),
+pairs inside a bucket are candidates, and a vectorised popcount keeps the true ones. Pairs agreeing
+on exactly ``k`` blocks differ in exactly one bit in each other block, so they meet in a *parity
+table* on those k blocks whose key adds the other blocks' parities; the rest meet in a *plain table*
+on the first ``k + 1`` blocks they agree on (see :func:`_make_plan`). Each pair is owned by exactly
+one table, so no global de-duplication is needed and candidates can be streamed in bounded steps.
+``k`` trades the number of tables (sorts) against bucket sizes; it is chosen per call from collision
+counts measured on a sample, which also covers biased real hashes; the bits are dealt to blocks by
+their entropy on that sample, so no block is made of near-constant bits. Equal hashes are collapsed
+first, so a crowd of identical hashes costs only its (genuinely quadratic) output. Tables are
+independent, so large searches spread them over threads (numpy releases the GIL in the sorts and
+gathers).
 
 The number of tables has to grow with n: to keep the candidates per hash bounded, a table's key
-needs about log2(n) informative bits, and with ``m = d + k`` blocks that means a larger ``k`` and
-``C(d + k, k)`` tables (45, 165, 495, 1287 for k = 2..5 at radius 8). So the per-hash cost of an
-exact radius-8 search grows with n (benchmarks/neardup.py measures it); it is not flat.
+needs about log2(n) informative bits, which means a larger ``k`` and ``C(d + k + 1, k + 1)`` tables
+(45, 165, 495, 1287 for k = 1..4 at radius 8). So the per-hash cost of an exact radius-8 search
+grows with n (benchmarks/neardup.py measures it); it is not flat.
 
 Stage 2, :func:`near_duplicate_pairs`, adds mirrored candidates (``phash`` against ``phash_mirror``)
 and verifies each candidate with the Pearson correlation of the 16x16 grayscale thumbnails, so that
@@ -416,27 +419,30 @@ def _sorted_by_key(values: np.ndarray, mask: int, fold: bool, keys: np.ndarray |
     return by_low[order], wide[order]
 
 
-def _index_pairs(values: np.ndarray, d: int, plan: _Plan, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def _index_pairs(values: np.ndarray, d: int, plan: _Plan, threads: int = 1,
+                 parities: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """All pairs of distinct sorted ``values`` within ``d`` bits (as indices into them), table by table.
 
     With ``threads`` > 1 the tables are dealt round-robin to that many threads: numpy releases the
     GIL in the sorts, gathers and ufuncs that make up a table's pass, so they run on separate cores,
-    and each table's pairs are its own (the first-table rule), so no merging is needed.
+    and each pair is owned by one table (:func:`_owned`), so no merging is needed. ``parities``: the
+    values' block parities (:func:`_block_parities`), computed once here when not given.
     """
+    if parities is None and any(parity for *_, parity in plan.tables):
+        parities = _block_parities(values, plan)
     if threads > 1 and len(plan.tables) > 1:
         from concurrent.futures import ThreadPoolExecutor
 
         def part(i: int) -> tuple[np.ndarray, np.ndarray]:
-            return _index_pairs(values, d, replace(plan, tables=plan.tables[i::threads]))
+            return _index_pairs(values, d, replace(plan, tables=plan.tables[i::threads]), 1, parities)
 
         with ThreadPoolExecutor(threads, thread_name_prefix="dataclean-neardup") as pool:
             parts = list(pool.map(part, range(min(threads, len(plan.tables)))))
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     left, right = [], []
     fold = len(values) <= _FOLD_MAX
-    parities = _block_parities(values, plan) if any(t[2] for t in plan.tables) else None
     for sel, mask, parity in plan.tables:
-        keys = _parity_keys(values, parities, sel, mask, len(plan.block_masks)) if parity and parities is not None else None
+        keys = _parity_keys(values, parities, sel, mask, len(plan.block_masks)) if parities is not None and parity else None
         by_key, digest = _sorted_by_key(values, mask, fold, keys)
         near_a, near_b = [], []
         for a, b in _offset_pairs(digest):
