@@ -183,6 +183,27 @@ def test_audit_without_dask_engine_never_imports_dask(tmp_path: Path) -> None:
     assert res.stdout.strip().splitlines()[-1] == "[]"
 
 
+def test_fully_cached_audit_loads_no_decoder_and_starts_no_pool(tmp_path: Path) -> None:
+    """An unchanged re-audit reads nothing: Pillow, the decoding module and the worker pool stay
+    unimported (their imports were a tenth of such an audit's time), and its outputs equal the first's."""
+    root, out = tmp_path / "data", tmp_path / "out"
+    files = make_small_dataset(root)
+    code = ("import sys; from dataclean.cli import main\n"
+            "try:\n    main(['audit', sys.argv[1], '-o', sys.argv[2], '-j', '2', '-q'])\n"
+            "except SystemExit as e:\n    assert not e.code, e.code\n"
+            "bad = ('PIL', 'dataclean.inspect', 'dataclean.hashing', 'dataclean.pool', 'concurrent.futures.process')\n"
+            "print(sorted(m for m in sys.modules if m in bad or m.split('.')[0] in bad))")
+    first = subprocess.run([sys.executable, "-c", code, str(root), str(out)], capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    assert "PIL" in first.stdout and "dataclean.pool" in first.stdout  # the first audit decodes
+    manifest = (out / "manifest.csv").read_bytes()
+    again = subprocess.run([sys.executable, "-c", code, str(root), str(out)], capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip().splitlines()[-1] == "[]"
+    assert json.loads((out / "summary.json").read_text())["cache"] == {"hits": len(files), "misses": 0}
+    assert (out / "manifest.csv").read_bytes() == manifest
+
+
 @pytest.mark.parametrize("items, expected", [
     (["anon=true"], {"anon": True}),
     (["endpoint_url=http://127.0.0.1:9000"], {"endpoint_url": "http://127.0.0.1:9000"}),

@@ -116,8 +116,8 @@ def audit(
     ``max_file_mb``: files bigger than this are hashed, not decoded (``--max-file-mb``, default 512).
     """
     from dataclean.audit import finish_audit, parse_params, read_labels_file, write_outputs
-    from dataclean.inspect import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
     from dataclean.launch import start_audit
+    from dataclean.record import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
 
     items = [f"{k}={v}" for k, v in settings.items()] if isinstance(settings, Mapping) else list(settings)
     params = parse_params(items)

@@ -26,11 +26,11 @@ from dataclean import __version__
 from dataclean.checks import REGISTRY, AuditContext, Finding, ordered_checks
 from dataclean.errors import DatacleanError, first_line
 from dataclean.fix.policy import decide_columns
-from dataclean.inspect import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, Record, record_fields, thumbs_array
 from dataclean.io import write_json
 from dataclean.launch import StartedAudit, start_audit
 from dataclean.layout import SPLIT_ORDER, LayoutOptions, tree_reasons
 from dataclean.manifest import ISSUE_COLUMNS, MANIFEST_COLUMNS, manifest_digest
+from dataclean.record import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, Record, record_fields, thumbs_array
 from dataclean.safety import crashpoint, free_space, write_marker
 from dataclean.scan import ScanResult
 from dataclean.table import Table

@@ -18,8 +18,8 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
-from dataclean.inspect import Record
 from dataclean.io import atomic_path
+from dataclean.record import Record
 from dataclean.text import is_utf8
 
 CACHE_NAME = "cache.sqlite"

@@ -176,9 +176,9 @@ def audit(data: str, out: str, workers: int | None, labels: str | None, layout: 
     # spin at numpy's import (~0.1 s of CPU) for matrix products too small to share. Before numpy loads.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-    from dataclean.inspect import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
     from dataclean.launch import start_audit
     from dataclean.layout import layout_options
+    from dataclean.record import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
     from dataclean.storage import parse_storage_options
 
     # Submit the files to the workers first: everything imported below (the checks, the report) is

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dataclean.hashing import from_hex
 from dataclean.neardup import verified_pairs
+from dataclean.record import from_hex
 
 if TYPE_CHECKING:
     from dataclean.checks.base import AuditContext

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-THUMB_SIZE = 16
+from dataclean.record import THUMB_SIZE, from_hex, to_hex  # noqa: F401 - importable from here too, as before
+
 HASH_SIDE = 8
 _PHASH_SIDE = 32  # imagehash.phash(hash_size=8, highfreq_factor=4) works on a 32x32 image
 
@@ -102,27 +103,3 @@ def signatures(gray: Image.Image) -> tuple[int, int, np.ndarray]:
     """Return ``(phash, phash_mirror, thumb)`` for an image of any size and mode."""
     (ph,), (ph_m,), (thumb,) = signatures_batch(reduce32(gray).tobytes())
     return int(ph, 16), int(ph_m, 16), np.frombuffer(thumb, dtype=np.uint8).reshape(THUMB_SIZE, THUMB_SIZE)
-
-
-def to_hex(h: int) -> str:
-    """64-bit hash as 16 lowercase hex digits (the manifest's format, as imagehash prints it)."""
-    return f"{h:016x}"
-
-
-def from_hex(values: list[str] | np.ndarray) -> np.ndarray:
-    """Manifest hex strings to a uint64 array (empty strings become 0; callers mask them out).
-
-    The manifest's 16-digit hashes are parsed in one ``bytes.fromhex`` call (no Python int per
-    hash); anything else (shorter digits, a ``0x`` prefix) one by one, as ``int(v, 16)`` reads it.
-    """
-    values = list(values)
-    if set(map(len, values)) <= {0, 16}:
-        try:
-            joined = bytes.fromhex("".join(v or _ZERO_HEX for v in values))
-            return np.frombuffer(joined, dtype=">u8").astype(np.uint64)
-        except ValueError:
-            pass
-    return np.array([int(v, 16) if v else 0 for v in values], dtype=np.uint64)
-
-
-_ZERO_HEX = "0" * 16

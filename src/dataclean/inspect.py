@@ -14,7 +14,6 @@ one file; the worker pool does both per chunk.
 
 from __future__ import annotations
 
-import builtins
 import hashlib
 import io
 import os
@@ -22,27 +21,24 @@ import stat
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from dataclean.hashing import THUMB_SIZE, reduce32_core, signatures_batch, stack32
+from dataclean.hashing import reduce32_core, signatures_batch, stack32
+from dataclean.record import (  # noqa: F401 - importable from here too, as before
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_FILE_MB,
+    DEFAULT_MAX_PIXELS,
+    ERROR_CODES,
+    Record,
+    record_fields,
+    thumbs_array,
+)
 from dataclean.safety import file_kind
-
-#: Error codes a record can carry, and what they mean.
-ERROR_CODES: dict[str, str] = {
-    "empty_file": "the file has zero bytes",
-    "not_an_image": "no image format recognised the file's bytes",
-    "truncated": "the image data ends early",
-    "decode_error": "the header was read but the pixels could not be decoded",
-    "too_large": "more pixels than the decompression-bomb cap allows, or more bytes than --max-file-mb",
-    "unreadable": "the file could not be read (permissions, I/O error)",
-    "not_regular": "not a regular file (a FIFO, device or socket): never opened for reading",
-    "bad_frame": "a later frame of a multi-frame file (animation, MPO, multi-page TIFF) cannot be decoded",
-}
 
 #: Formats tf.io.decode_image (TensorFlow >= 2.18) reads; BMP and WebP only in some variants, see
 #: tf_unreadable_reason. Other images are still images (the trainer decodes them through Pillow):
@@ -50,14 +46,6 @@ ERROR_CODES: dict[str, str] = {
 #: benchmarks/hostile_corpus.py --tf.
 TF_FORMATS = frozenset({"JPEG", "MPO", "PNG", "GIF", "BMP", "WEBP"})
 
-#: Default cap on width * height before decoding (Pillow's own MAX_IMAGE_PIXELS default). A
-#: multi-frame file gets the same cap per frame and for all of its frames together.
-DEFAULT_MAX_PIXELS = 89_478_485
-#: Default cap on a file's size for reading it into memory and decoding it (--max-file-mb): far above
-#: any photo (a 100-megapixel camera JPEG is ~50 MB), well below a worker's 3 GiB address-space cap.
-#: Bigger files are hashed in chunks and reported as too_large.
-DEFAULT_MAX_FILE_MB = 512
-DEFAULT_MAX_BYTES = DEFAULT_MAX_FILE_MB * 1_000_000
 _HASH_CHUNK = 1 << 20
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)  # a FIFO must not block open(); no effect on files
 
@@ -86,29 +74,6 @@ _ORIENT = {2: _T.FLIP_LEFT_RIGHT, 3: _T.ROTATE_180, 4: _T.FLIP_TOP_BOTTOM, 5: _T
 # first (we apply our cap from the header ourselves, with a clear code).
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 Image.MAX_IMAGE_PIXELS = None
-
-
-@dataclass
-class Record:
-    """What inspection learns about one file. ``thumb`` is kept out of the manifest."""
-
-    bytes: int = 0
-    mtime: float = 0.0
-    md5: str = ""
-    format: str = ""
-    mode: str = ""
-    width: int | None = None
-    height: int | None = None
-    brightness: float | None = None
-    contrast: float | None = None
-    lum_p01: float | None = None
-    lum_p99: float | None = None
-    phash: str = ""
-    phash_mirror: str = ""
-    error: str = ""
-    error_detail: str = ""
-    tf_reason: str = ""  # why TensorFlow's decoders cannot read this decodable image ("" when they can)
-    thumb: builtins.bytes = field(default=b"", repr=False)  # `bytes` is a field name in this class
 
 
 @dataclass
@@ -532,15 +497,3 @@ def _message(exc: Exception) -> str:
 def _fail(rec: Record, code: str, detail: str) -> Record:
     rec.error, rec.error_detail = code, detail
     return rec
-
-
-def record_fields() -> list[str]:
-    """Names of the manifest columns a Record fills (everything but the thumbnail)."""
-    return [f for f in Record.__dataclass_fields__ if f != "thumb"]
-
-
-def thumbs_array(records: list[Record]) -> np.ndarray:
-    """Stack records' thumbnails into an (n, 16, 16) uint8 array (zeros where not decoded)."""
-    blank = bytes(THUMB_SIZE * THUMB_SIZE)
-    flat = b"".join(r.thumb or blank for r in records)
-    return np.frombuffer(flat, dtype=np.uint8).reshape(len(records), THUMB_SIZE, THUMB_SIZE).copy()

@@ -18,8 +18,8 @@ from typing import Any
 
 from dataclean import cache
 from dataclean.engine import Engine, start_inspection
-from dataclean.inspect import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, Record
 from dataclean.layout import LayoutOptions
+from dataclean.record import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, Record
 from dataclean.safety import check_folder_for_outputs, lock_folder
 from dataclean.scan import ScanResult
 from dataclean.storage import Listing, Source, list_dataset, local_stamps

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from dataclean.errors import DatacleanError
-from dataclean.inspect import DEFAULT_MAX_BYTES, Record
+from dataclean.record import DEFAULT_MAX_BYTES, Record
 from dataclean.storage import Source
 
 ENGINES = ("local", "dask")
@@ -31,6 +31,16 @@ class Engine(Protocol):
         ...
 
 
+class NoInspection:
+    """The engine of an audit with nothing to inspect."""
+
+    def results(self, on_progress: Callable[[int], None] | None = None) -> list[Record]:
+        return []
+
+    def close(self) -> None:
+        pass
+
+
 def start_inspection(engine: str, locations: Sequence[str], source: Source, workers: int, max_pixels: int,
                      scheduler: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES, timeout: int | None = None) -> Engine:
     """Start inspecting ``locations`` (from ``source.location``) on ``engine``, each file within ``timeout``
@@ -40,7 +50,9 @@ def start_inspection(engine: str, locations: Sequence[str], source: Source, work
     if scheduler and engine != "dask":
         raise DatacleanError(f"--scheduler {scheduler} needs --engine dask")
     limit = {"timeout": timeout} if timeout is not None else {}
-    if engine == "local" or not locations:  # nothing to inspect (every file from the cache): no cluster
+    if not locations:  # every file from the cache: no pool, no cluster, not even the decoders imported
+        return NoInspection()
+    if engine == "local":
         from dataclean.pool import Inspection
 
         return Inspection(locations, workers, max_pixels=max_pixels, max_bytes=max_bytes, source=source, **limit)
