@@ -161,3 +161,57 @@ def test_names_that_look_like_markup_are_printed_verbatim(tmp_path: Path) -> Non
     assert res.exit_code == 0, res.output
     assert "[red]cats" in res.output and "dogs :smile:" in res.output
     assert f"Wrote{out / 'manifest.csv'}" in "".join(res.output.split())  # long paths wrap at 80 columns
+
+
+def test_stages_after_the_last_file_are_reported(planted: tuple[Path, dict[str, list[str]]]) -> None:
+    """``on_stage``: the near-duplicate search's steps from 0 to its total, then one step per check,
+    in that order; the audit's outputs are those of an audit without it."""
+    from dataclean.audit import run_audit
+    from dataclean.checks import ordered_checks
+
+    root, _ = planted
+    calls: list[tuple[str, int, int]] = []
+    result = run_audit(root, workers=0, labels_path=root / "labels.csv", on_stage=lambda *c: calls.append(c))
+    search = [c for c in calls if c[0] == "near-duplicate search"]
+    total = search[0][2]
+    assert total >= 1 and search == [("near-duplicate search", done, total) for done in range(total + 1)]
+    n_checks = len(ordered_checks())
+    assert calls == search + [("checks", done, n_checks) for done in range(n_checks + 1)]
+    plain = run_audit(root, workers=0, labels_path=root / "labels.csv")
+    assert result.table.columns == plain.table.columns
+    assert all(result.table[c] == plain.table[c] for c in result.table.columns if c != "mtime")
+
+
+def test_terminal_bar_shows_the_search_and_the_checks(planted: tuple[Path, dict[str, list[str]]], tmp_path: Path) -> None:
+    """On a terminal (a pseudo-terminal here) the bar goes on after the files: the near-duplicate
+    search (its tables counted) and the checks, each drawn once it starts; it is gone at the end."""
+    import os
+    import pty
+    import re
+    import select
+
+    root, _ = planted
+    leader, follower = pty.openpty()
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "100"}
+    proc = subprocess.Popen([sys.executable, "-m", "dataclean.cli", "audit", str(root), "-o", str(tmp_path / "out"), "-j", "1"],
+                            stdin=follower, stdout=follower, stderr=follower, env=env, close_fds=True)
+    os.close(follower)
+    raw = b""
+    while True:
+        ready, _, _ = select.select([leader], [], [], 60)
+        try:
+            chunk = os.read(leader, 1 << 16) if ready else b""
+        except OSError:  # the child closed its end
+            chunk = b""
+        if not chunk:
+            break
+        raw += chunk
+    os.close(leader)
+    assert proc.wait(timeout=60) == 0
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", raw.decode(errors="replace"))
+    lines = [line.strip() for line in re.split(r"[\r\n]+", shown)]
+    assert any(re.fullmatch(r"inspecting .* \d+/\d+ .*", line) for line in lines), lines[:20]
+    search = [line for line in lines if line.startswith("near-duplicate search ")]
+    assert search and all(re.search(r" \d+/\d+ ", line) for line in search), search
+    assert any(re.fullmatch(r"checks .* \d+/16 .*", line) for line in lines)
+    assert "Checks" in shown  # then the report, as without a terminal

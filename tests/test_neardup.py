@@ -92,6 +92,22 @@ def test_pair_walk_and_threads_do_not_change_results(step_min: int, threads: int
     np.testing.assert_array_equal(pairs_within(hashes, 6, method="index", threads=threads), expected)
 
 
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("method", ["index", "brute"])
+def test_progress_counts_every_step_once(method: str, threads: int) -> None:
+    """``progress(done, total)``: (0, total) once the plan is made, then 1, 2, ... total, one call per
+    table (a lock keeps the count in order when threads search), and the pairs are the same."""
+    hashes = np.concatenate((_biased(1500, seed=4), _clustered(1000, seed=5)))
+    calls: list[tuple[int, int]] = []
+    got = pairs_within(hashes, 6, method=method, threads=threads, progress=lambda done, total: calls.append((done, total)))
+    np.testing.assert_array_equal(got, pairs_within_bruteforce(hashes, 6))
+    plan, _ = neardup._choose_plan(np.unique(hashes), 6, "index")
+    assert plan is not None
+    total = 1 if method == "brute" else len(plan.tables)  # C(d + k + 1, k + 1) tables
+    assert total == 1 or total == comb(6 + plan.k + 1, plan.k + 1)
+    assert calls == [(done, total) for done in range(total + 1)]
+
+
 def test_blocks_dealt_by_entropy_partition_the_bits() -> None:
     """With per-bit entropies, every bit lands in exactly one block and the informative bits are
     spread: no block holds two of the eight fair bits before every block holds one."""

@@ -108,12 +108,15 @@ def audit(
     max_pixels: int | None = None,
     on_progress: Callable[[int], None] | None = None,
     max_file_mb: int | None = None,
+    on_stage: Callable[[str, int, int], None] | None = None,
 ) -> Audit:
     """Audit the dataset at ``data`` (what ``dataclean audit`` does).
 
     ``settings`` overrides check parameters, as ``{"near_duplicate.max_distance": 6}`` or
     ``["near_duplicate.max_distance=6"]``. With ``out`` the three outputs are written there too.
     ``max_file_mb``: files bigger than this are hashed, not decoded (``--max-file-mb``, default 512).
+    ``on_progress(n)``: n more files inspected; ``on_stage(stage, done, total)``: the work after the
+    last file (``"near-duplicate search"`` steps, then ``"checks"``), e.g. for a notebook's progress bar.
     """
     from dataclean.audit import finish_audit, parse_params, read_labels_file, write_outputs
     from dataclean.launch import start_audit
@@ -125,7 +128,7 @@ def audit(
     job = start_audit(data, workers=workers, labels_path=labels, max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
                       out_dir=out, max_bytes=max_file_mb * 1_000_000 if max_file_mb else DEFAULT_MAX_BYTES)
     try:  # ``out`` stays locked against other audits until its outputs are written
-        result = finish_audit(job, labels_file, labels, params, on_progress=on_progress)
+        result = finish_audit(job, labels_file, labels, params, on_progress=on_progress, on_stage=on_stage)
         if out is not None:
             write_outputs(result, out)
     finally:

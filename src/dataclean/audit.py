@@ -38,6 +38,10 @@ from dataclean.table import Table
 if TYPE_CHECKING:
     import pandas as pd
 
+#: ``on_stage(stage, done, total)``: progress of the work after the last file (see finish_audit).
+Stage = Callable[[str, int, int], None]
+CHECKS_STAGE = "checks"
+
 
 @dataclass
 class AuditResult:
@@ -133,6 +137,7 @@ def run_audit(
     on_progress: Callable[[int], None] | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     layout: LayoutOptions | None = None,
+    on_stage: Stage | None = None,
     **start: Any,
 ) -> AuditResult:
     """Audit the dataset at ``root`` (a folder or an fsspec URL). ``workers=None`` uses every core; 0 runs
@@ -141,11 +146,12 @@ def run_audit(
     ``layout`` says how to read the folder (dataclean.layout.layout_options: --layout, --index,
     --class-names); by default the layout is detected (class folders, split folders or flat).
     ``start`` takes start_audit's other arguments (out_dir for the cache, storage_options, use_cache,
-    engine, scheduler, timeout: seconds per file).
+    engine, scheduler, timeout: seconds per file). ``on_progress(n)``: n more files inspected;
+    ``on_stage(stage, done, total)``: the work after the last file (see :func:`finish_audit`).
     """
     labels_file = read_labels_file(labels_path) if labels_path else None
     return finish_audit(start_audit(root, workers, labels_path, max_pixels, layout=layout, max_bytes=max_bytes, **start),
-                        labels_file, labels_path, params, on_progress)
+                        labels_file, labels_path, params, on_progress, on_stage=on_stage)
 
 
 def finish_audit(
@@ -154,12 +160,20 @@ def finish_audit(
     labels_path: str | os.PathLike[str] | None = None,
     params: dict[str, dict[str, Any]] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    *,
+    on_stage: Stage | None = None,
 ) -> AuditResult:
-    """Collect a started audit's records, run every check and build the outputs."""
+    """Collect a started audit's records, run every check and build the outputs.
+
+    ``on_progress(n)``: n more files inspected. ``on_stage(stage, done, total)``: how the work after
+    the last file goes, which on a million files takes a minute or more: ``"near-duplicate search"``
+    (steps of the candidate search: dataclean.neardup.pairs_within), then ``"checks"`` (one step per
+    check); called from the search's threads too.
+    """
     records = job.records(on_progress)
     inspected = time.perf_counter()
     with collector_paused():
-        return _finish(job, records, inspected, labels_file, labels_path, params)
+        return _finish(job, records, inspected, labels_file, labels_path, params, on_stage)
 
 
 @contextmanager
@@ -184,11 +198,12 @@ def collector_paused() -> Iterator[None]:
 
 
 def _finish(job: StartedAudit, records: list[Record], inspected: float, labels_file: dict[str, str] | None,
-            labels_path: str | os.PathLike[str] | None, params: dict[str, dict[str, Any]] | None) -> AuditResult:
+            labels_path: str | os.PathLike[str] | None, params: dict[str, dict[str, Any]] | None,
+            on_stage: Stage | None = None) -> AuditResult:
     found, n_workers, max_pixels, started = job.found, job.workers, job.max_pixels, job.started
     table = _table(found, records, labels_file)
     ctx = AuditContext(table=table, thumbs=thumbs_array(records + [Record()] * (len(table) - len(records))),
-                       labels_file=labels_file, params=params or {}, layout=found.layout)
+                       labels_file=labels_file, params=params or {}, layout=found.layout, progress=on_stage)
     findings, skipped = _run_checks(ctx, found)
     table["issues"] = _issue_column(len(table), findings)
     table["group"] = ctx.clusters.group
@@ -274,7 +289,10 @@ def _run_checks(ctx: AuditContext, found: ScanResult) -> tuple[dict[str, list[Fi
         _ = ctx.clusters
     except ValueError as exc:
         raise DatacleanError(f"check near_duplicate: {exc} (parameters: {ctx.params.get('near_duplicate')})") from None
-    for spec in ordered_checks():
+    specs = ordered_checks()
+    for done, spec in enumerate(specs):
+        if ctx.progress is not None:
+            ctx.progress(CHECKS_STAGE, done, len(specs))
         if spec.needs_labels and found.flat:
             skipped[spec.name] = "no class folders (flat dataset)"
         elif spec.name == "misplaced" and ctx.labels_file is None:
@@ -288,6 +306,8 @@ def _run_checks(ctx: AuditContext, found: ScanResult) -> tuple[dict[str, list[Fi
             findings[spec.name] = spec.run(ctx, ctx.params.get(spec.name))
         except ValueError as exc:  # a parameter out of range, e.g. --set near_duplicate.max_distance=-1
             raise DatacleanError(f"check {spec.name}: {exc} (parameters: {ctx.params.get(spec.name)})") from None
+    if ctx.progress is not None:
+        ctx.progress(CHECKS_STAGE, len(specs), len(specs))
     return findings, skipped
 
 

@@ -207,7 +207,7 @@ def audit(data: str, out: str, workers: int | None, labels: str | None, layout: 
         # a live bar only where someone can see it (rich draws nothing on a pipe or file anyway)
         with _Progress(err, enabled=fmt == "rich" and not quiet and err.is_terminal) as progress:
             progress.start(len(job.found.paths))
-            result = finish_audit(job, labels_file, labels, params, on_progress=progress.advance)
+            result = finish_audit(job, labels_file, labels, params, on_progress=progress.advance, on_stage=progress.stage)
         written = write_outputs(result, out)
         if html:
             from dataclean.htmlreport import write_audit_report
@@ -289,13 +289,16 @@ def list_checks() -> None:
 
 
 class _Progress:
-    """A rich progress bar on stderr for file inspection (a no-op when disabled)."""
+    """A rich progress bar on stderr (a no-op when disabled): files inspected, then the stages of the
+    work after the last file (the near-duplicate search's steps, the checks), so that a big dataset's
+    minute of searching does not look like a finished bar."""
 
     def __init__(self, console: Any, enabled: bool) -> None:
         self.enabled = enabled
         self.console = console
         self._bar: Any = None
         self._task: Any = None
+        self._stage = ""
 
     def __enter__(self) -> _Progress:
         return self
@@ -305,14 +308,27 @@ class _Progress:
             return
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-        self._bar = Progress(TextColumn("inspecting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                              console=self.console, transient=True)
         self._bar.start()
-        self._task = self._bar.add_task("inspect", total=total)
+        self._task = self._bar.add_task("inspecting", total=total)
 
     def advance(self, n: int) -> None:
         if self._bar is not None:
             self._bar.advance(self._task, n)
+
+    def stage(self, name: str, done: int, total: int) -> None:
+        """``done`` of ``total`` steps of stage ``name`` (the search's threads call this too: rich's
+        Progress takes a lock). A new stage starts its own bar, drawn at once."""
+        if self._bar is None:
+            return
+        if name != self._stage:
+            self._stage = name
+            self._bar.remove_task(self._task)
+            self._task = self._bar.add_task(name, total=total, completed=done)
+            self._bar.refresh()
+        else:
+            self._bar.update(self._task, total=total, completed=done)
 
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:

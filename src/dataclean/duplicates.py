@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dataclean.neardup import verified_pairs
 from dataclean.record import from_hex
+
+#: The stage name :func:`find_clusters` reports its candidate search's progress under (AuditContext.progress).
+NEAR_DUPLICATE_STAGE = "near-duplicate search"
 
 if TYPE_CHECKING:
     from dataclean.checks.base import AuditContext
@@ -55,6 +59,7 @@ def find_clusters(ctx: AuditContext, max_distance: int, min_similarity: float) -
         ctx.thumbs[reps],
         max_distance=max_distance,
         min_similarity=min_similarity,
+        progress=None if ctx.progress is None else partial(ctx.progress, NEAR_DUPLICATE_STAGE),
     )
     near = _expand(sub, grouped, sizes, n)
 

@@ -31,7 +31,8 @@ paired.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from functools import reduce
 from itertools import combinations
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 HASH_BITS = 64
+#: ``progress(done, total)``: steps of a search done so far, of how many.
+Progress = Callable[[int, int], None]
 
 # Defaults, measured with benchmarks/neardup_tuning.py on clothing-dataset-small (3,781 garment
 # photos on look-alike backgrounds) plus 12 transformed copies of 300 of them, and the imagededup set:
@@ -420,13 +423,14 @@ def _sorted_by_key(values: np.ndarray, mask: int, fold: bool, keys: np.ndarray |
 
 
 def _index_pairs(values: np.ndarray, d: int, plan: _Plan, threads: int = 1,
-                 parities: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                 parities: np.ndarray | None = None, done: Callable[[], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """All pairs of distinct sorted ``values`` within ``d`` bits (as indices into them), table by table.
 
     With ``threads`` > 1 the tables are dealt round-robin to that many threads: numpy releases the
     GIL in the sorts, gathers and ufuncs that make up a table's pass, so they run on separate cores,
     and each pair is owned by one table (:func:`_owned`), so no merging is needed. ``parities``: the
-    values' block parities (:func:`_block_parities`), computed once here when not given.
+    values' block parities (:func:`_block_parities`), computed once here when not given. ``done()``
+    is called after each table (from the thread that searched it).
     """
     if parities is None and any(parity for *_, parity in plan.tables):
         parities = _block_parities(values, plan)
@@ -434,7 +438,7 @@ def _index_pairs(values: np.ndarray, d: int, plan: _Plan, threads: int = 1,
         from concurrent.futures import ThreadPoolExecutor
 
         def part(i: int) -> tuple[np.ndarray, np.ndarray]:
-            return _index_pairs(values, d, replace(plan, tables=plan.tables[i::threads]), 1, parities)
+            return _index_pairs(values, d, replace(plan, tables=plan.tables[i::threads]), 1, parities, done)
 
         with ThreadPoolExecutor(threads, thread_name_prefix="dataclean-neardup") as pool:
             parts = list(pool.map(part, range(min(threads, len(plan.tables)))))
@@ -454,6 +458,8 @@ def _index_pairs(values: np.ndarray, d: int, plan: _Plan, threads: int = 1,
             own = _owned(a ^ b, plan, sel, parity)  # report each pair in one table only
             left.append(a[own])
             right.append(b[own])
+        if done is not None:
+            done()
     if not left:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     # The pairs were collected as values; ``values`` is sorted and distinct, so a binary search gives
@@ -497,7 +503,24 @@ def _expand_groups(
     return left, right
 
 
-def pairs_within(hashes: np.ndarray, max_distance: int, *, method: Method = "auto", threads: int | None = None) -> np.ndarray:
+class _Steps:
+    """Counts finished steps for a ``progress(done, total)`` callback (threads may call it at once)."""
+
+    def __init__(self, progress: Progress | None, total: int) -> None:
+        self.progress, self.total, self.done = progress, total, 0
+        self._lock = threading.Lock()
+        if progress is not None:
+            progress(0, total)
+
+    def __call__(self) -> None:
+        if self.progress is not None:
+            with self._lock:
+                self.done += 1
+                self.progress(self.done, self.total)
+
+
+def pairs_within(hashes: np.ndarray, max_distance: int, *, method: Method = "auto", threads: int | None = None,
+                 progress: Progress | None = None) -> np.ndarray:
     """All index pairs ``i < j`` with ``popcount(hashes[i] ^ hashes[j]) <= max_distance``.
 
     ``hashes`` is a 1-D uint64 array. Returns an ``(k, 2)`` int64 array, each pair once, sorted
@@ -508,6 +531,9 @@ def pairs_within(hashes: np.ndarray, max_distance: int, *, method: Method = "aut
     ``threads``: threads for the multi-index tables (default: the CPUs this process may use, when
     the search is estimated to take over a second, and no more than keep their temporaries under
     2 GiB; each thread holds ~48 bytes per hash). Results do not depend on it.
+    ``progress(done, total)``: called once the plan is made (``done`` 0) and after each of its
+    ``total`` steps (multi-index tables; brute force is one step), ``done`` counting up to ``total``
+    (no calls for fewer than two hashes).
     """
     h = _check_hashes(hashes)
     d = min(_check_distance(max_distance), HASH_BITS)
@@ -520,7 +546,12 @@ def pairs_within(hashes: np.ndarray, max_distance: int, *, method: Method = "aut
     plan, cost = (None, 0.0) if method == "brute" or d >= HASH_BITS else _choose_plan(values, d, method)
     if threads is None:
         threads = min(_cpus(), max(1, _THREAD_MEMORY // (_THREAD_BYTES * len(values)))) if cost > _THREAD_MIN else 1
-    u, v = _blocked_pairs(values, d) if plan is None else _index_pairs(values, d, plan, max(1, int(threads)))
+    step = _Steps(progress, 1 if plan is None else len(plan.tables))
+    if plan is None:
+        u, v = _blocked_pairs(values, d)
+        step()
+    else:
+        u, v = _index_pairs(values, d, plan, max(1, int(threads)), done=step)
     left, right = _expand_groups(u, v, inverse.ravel(), len(values))
     return _sorted_pairs(left, right, n)
 
@@ -574,10 +605,11 @@ def thumb_similarity(thumbs: np.ndarray, i: np.ndarray, j: np.ndarray, mirrored:
     return out
 
 
-def _candidates(phash: np.ndarray, phash_mirror: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray]:
+def _candidates(phash: np.ndarray, phash_mirror: np.ndarray, d: int,
+                progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Unordered pairs ``i < j`` whose direct or mirrored hash distance is within ``d``."""
     n = len(phash)
-    raw = pairs_within(np.concatenate((phash, phash_mirror)), d)
+    raw = pairs_within(np.concatenate((phash, phash_mirror)), d, progress=progress)
     i, j = raw[:, 0] % n, raw[:, 1] % n
     keep = (i != j) & ((raw[:, 0] < n) | (raw[:, 1] < n))  # drop self-vs-own-mirror, mirror-vs-mirror
     code = np.unique(np.minimum(i, j)[keep] * n + np.maximum(i, j)[keep])
@@ -612,13 +644,15 @@ def verified_pairs(
     thumbs: np.ndarray,
     max_distance: int = DEFAULT_MAX_DISTANCE,
     min_similarity: float = DEFAULT_MIN_SIMILARITY,
+    progress: Progress | None = None,
 ) -> dict[str, np.ndarray]:
-    """:func:`near_duplicate_pairs` as a dict of equal-length arrays (no pandas)."""
+    """:func:`near_duplicate_pairs` as a dict of equal-length arrays (no pandas); ``progress``: the
+    candidate search's (:func:`pairs_within`)."""
     _check_inputs(phash, phash_mirror, thumbs)
     d = _check_distance(max_distance)
     if not -1.0 <= float(min_similarity) <= 1.0:
         raise ValueError(f"min_similarity must be in [-1, 1]; received min_similarity={min_similarity}.")
-    i, j = _candidates(phash, phash_mirror, d)
+    i, j = _candidates(phash, phash_mirror, d, progress)
     direct = np.bitwise_count(phash[i] ^ phash[j]).astype(np.int64)
     mirror = np.minimum(
         np.bitwise_count(phash[i] ^ phash_mirror[j]), np.bitwise_count(phash_mirror[i] ^ phash[j])

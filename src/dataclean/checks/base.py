@@ -96,6 +96,8 @@ class AuditContext:
     labels_file: dict[str, str] | None = None  # path -> expected label, from --labels
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-check overrides
     layout: Layout | None = None  # how the file list was read (given splits, index files); None: class folders
+    #: ``progress(stage, done, total)`` as the work after the last file goes on (e.g. a progress bar)
+    progress: Callable[[str, int, int], None] | None = None
 
     @property
     def given_splits(self) -> list[str]:
