@@ -139,6 +139,42 @@ def test_thumbnails_on_a_pool_match_in_process(tmp_path: Path) -> None:
     assert thumbnails(paths, workers=2) == thumbnails(paths, workers=0)
 
 
+def test_a_thumbnail_over_the_time_limit_is_none_even_when_the_first_alarm_is_lost(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file that keeps the decoder busy past the per-file limit gets no picture (its card says why)
+    and does not hold up the pool. An alarm that goes off inside a gc callback or a finalizer is
+    printed and dropped there (a Dask scheduler in the process installs such a callback); here the
+    first one is dropped on purpose, and the limit must still end the file (it repeats)."""
+    import time
+
+    from dataclean.htmlreport import thumbs
+    from scale_helpers import slow_png
+
+    real = thumbs.thumbnail
+
+    def first_alarm_lost(path: str, side: int, max_pixels: int) -> str | None:
+        if path.endswith("slow.png"):
+            try:
+                time.sleep(3)  # the 1 s limit goes off in here and is swallowed, as in a gc callback
+            except BaseException:  # noqa: BLE001 - on purpose
+                pass
+        return real(path, side, max_pixels)  # ~7 s to parse on a quiet core
+
+    paths = []
+    for k in range(thumbs.MIN_FILES_FOR_POOL - 1):
+        Image.new("RGB", (60, 40), (k * 5, 90, 40)).save(tmp_path / f"{k}.png")
+        paths.append(str(tmp_path / f"{k}.png"))
+    (tmp_path / "slow.png").write_bytes(slow_png())
+    paths.insert(10, str(tmp_path / "slow.png"))
+    monkeypatch.setattr(thumbs, "TIMEOUT_S", 1)
+    monkeypatch.setattr(thumbs, "thumbnail", first_alarm_lost)  # the pool's workers are forked: they see it
+    started = time.monotonic()
+    got = thumbnails(paths, workers=2)
+    took = time.monotonic() - started
+    assert got[10] is None and all(got[:10]) and all(got[11:])
+    assert took < 5, took
+
+
 def test_columns_and_checks_from_newer_audits_are_used_when_present(tmp_path: Path) -> None:
     """given_split (split folders) stacks the class bars; a split_leak finding is a group; an unknown check gets a section."""
     from dataclean.htmlreport.data import AuditData, Issue

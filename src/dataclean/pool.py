@@ -154,6 +154,11 @@ def _worker_init(memory_limit: int | None, parent: int | None = None) -> None:
     if parent is not None:  # a daemon thread: no import, nothing to clean up
         threading.Thread(target=_watch_parent, args=(parent,), name="watch-parent", daemon=True).start()
     sandbox_worker(memory_limit)
+    install_alarm()
+
+
+def install_alarm() -> None:
+    """Make SIGALRM raise FileTimeout in this process (a worker's; :class:`SignalAlarm` arms it)."""
     signal.signal(signal.SIGALRM, _on_alarm)
 
 

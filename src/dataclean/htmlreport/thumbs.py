@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import io
 import os
-import signal
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -21,7 +20,7 @@ from functools import partial
 
 from PIL import Image, ImageFile, ImageOps
 
-from dataclean.pool import sandbox_worker
+from dataclean.pool import SIGNAL_ALARM, FileTimeout, install_alarm, sandbox_worker
 
 THUMB_SIDE = 128
 THUMB_QUALITY = 70
@@ -31,17 +30,9 @@ TIMEOUT_S = 30  # per file
 MIN_FILES_FOR_POOL = 48
 
 
-class _Timeout(BaseException):
-    pass
-
-
-def _alarm(signum: int, frame: object) -> None:
-    raise _Timeout()
-
-
 def _init_worker(memory_limit: int | None) -> None:
     sandbox_worker(memory_limit)
-    signal.signal(signal.SIGALRM, _alarm)
+    install_alarm()  # the audit's workers' time limit (an alarm that repeats until it lands)
 
 
 def _read(path: str) -> bytes:
@@ -74,7 +65,7 @@ def thumbnail(path: str, side: int = THUMB_SIDE, max_pixels: int = 89_478_485) -
                     up = up.convert("RGB")
                 buf = io.BytesIO()
                 up.save(buf, "JPEG", quality=THUMB_QUALITY, optimize=True)
-    except (_Timeout, MemoryError):
+    except (FileTimeout, MemoryError):
         return None
     except Exception:  # noqa: BLE001 - any decoder failure means "no picture"; the card says why
         return None
@@ -82,13 +73,14 @@ def thumbnail(path: str, side: int = THUMB_SIDE, max_pixels: int = 89_478_485) -
 
 
 def _guarded(path: str, side: int, max_pixels: int, timeout: int) -> str | None:
-    signal.alarm(timeout)
     try:
-        return thumbnail(path, side, max_pixels)
-    except _Timeout:
+        SIGNAL_ALARM.arm(timeout)
+        try:
+            return thumbnail(path, side, max_pixels)
+        finally:  # an alarm that goes off as the file finishes is raised here at the latest
+            SIGNAL_ALARM.disarm()
+    except FileTimeout:
         return None
-    finally:
-        signal.alarm(0)
 
 
 def _chunk(paths: Sequence[str], side: int, max_pixels: int, timeout: int) -> list[str | None]:
