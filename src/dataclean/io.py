@@ -16,17 +16,18 @@ if TYPE_CHECKING:
 
 
 @contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[str]:
-    """A new empty temp file beside ``path`` for the body to fill (by name: SQLite, any writer); when
-    the body returns, the file is fsynced and renamed over ``path``.
+def atomic_path(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[str]:
+    """A new empty temp file beside ``path`` for the body to fill (by name: SQLite, Keras, any writer);
+    when the body returns, the file is fsynced and renamed over ``path``.
 
     The temp file has the permissions open() would give (mkstemp makes it private, 0600) and is named
-    ``.NAME.*.tmp``, which the audit's clean-up of a killed run recognises. On any exception it is
-    removed and ``path`` is left as it was.
+    ``.NAME.*.tmp``, which the audit's clean-up of a killed run recognises (``suffix``: another ending,
+    for a writer that insists on one, e.g. ``.keras``). On any exception it is removed and ``path`` is
+    left as it was.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
     try:
         try:
             if hasattr(os, "fchmod"):

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from dataclean.errors import DatacleanError
+from dataclean.io import atomic_write
 
 #: Marker file in a folder dataclean created (audit output, quarantine).
 MARKER = ".dataclean-folder.json"
@@ -60,15 +61,10 @@ def write_marker(folder: str | os.PathLike[str], kind: str, **info: Any) -> None
     marker = path / MARKER
     if read_marker(path) is not None and marker.is_file():
         return
-    tmp = path / f".{MARKER}.tmp"
     try:
-        tmp.write_text(json.dumps({"tool": "dataclean", "kind": kind, **info}, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp, marker)
+        with atomic_write(marker) as fh:
+            fh.write(json.dumps({"tool": "dataclean", "kind": kind, **info}, sort_keys=True) + "\n")
     except OSError as exc:  # a full disk, most likely: say where, and how much room is left
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
         raise DatacleanError(f"cannot write {marker}: {exc.strerror or exc} ({free_space(str(path))})") from None
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from rich.console import Console
 
-from dataclean.io import file_md5, write_csv, write_json
+from dataclean.io import atomic_path, file_md5, write_csv, write_json
 from train.config import FINE_TUNE_SETTINGS, TrainConfig, check_run_dir
 from train.data import Splits, build_dataset, class_weights, load_splits, naming_bad_files
 from train.evaluate import Evaluation, evaluate
@@ -65,17 +65,12 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> None:
     """
     import keras
 
-    target = Path(path)
-    tmp = target.with_name(f".{target.stem}.tmp{os.getpid()}.keras")
     if getattr(model, "optimizer", None) is not None and getattr(model, "compiled", False):
         lr = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
         model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"])
-    try:
+    with atomic_path(path, suffix=".keras") as tmp:  # fsynced, then renamed over ``path``
         model.save(tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def write_run(run_dir: str | os.PathLike[str], *, model: Any, classes: list[str], config: dict[str, Any],
