@@ -290,3 +290,27 @@ def test_parity_and_plain_tables_report_each_pair_once(k: int) -> None:
         owners += neardup._owned(x, plan, sel, parity)
     assert (owners == 1).all()
     assert sum(p for *_, p in plan.tables) == comb(d + k, k) and len(plan.tables) == comb(d + k + 1, k + 1)
+
+
+def test_thumb_similarity_is_pearson_exactly() -> None:
+    """The correlation comes from exact integer sums: it equals float64 corrcoef to ~1e-12 (the
+    earlier float32 centring was off by up to ~4e-7), mirrored pairs are compared flipped
+    left-right, and flat thumbnails follow their rule (two flat ones: 1 - |mean difference| / 255;
+    flat against textured: 0)."""
+    rng = np.random.default_rng(3)
+    thumbs = rng.integers(0, 256, (300, 16, 16), dtype=np.uint8)
+    thumbs[1] = np.clip(thumbs[0].astype(int) + rng.integers(-2, 3, (16, 16)), 0, 255)  # a near copy
+    thumbs[2] = thumbs[0][:, ::-1]  # a mirrored copy
+    thumbs[3], thumbs[4] = 40, 91  # flat
+    thumbs[5] = 255  # flat at the top of the range, where float32 sums of squares must still be exact
+    i = np.array([0, 0, 0, 3, 3, 5, *range(10, 200)])
+    j = np.array([1, 2, 2, 4, 0, 3, *range(100, 290)])
+    mirrored = np.zeros(len(i), dtype=bool)
+    mirrored[2] = True
+    got = neardup.thumb_similarity(thumbs, i, j, mirrored)
+    assert got[1] < 0.2 and got[2] == pytest.approx(1.0, abs=1e-12)  # direct vs flipped view of the mirror
+    assert got[3] == 1 - 51 / 255 and got[4] == 0.0 and got[5] == 1 - 215 / 255
+    for k in [0, *range(6, len(i))]:
+        b = thumbs[j[k]][:, ::-1] if mirrored[k] else thumbs[j[k]]
+        expected = np.corrcoef(thumbs[i[k]].ravel().astype(np.float64), b.ravel().astype(np.float64))[0, 1]
+        assert abs(got[k] - expected) < 1e-12, k

@@ -82,7 +82,7 @@ _COST_SORT_AT = 200_000
 _COST_CANDIDATE = 1.5e-8  # per candidate pair: positions, gathers, xor, popcount
 _COST_BRUTE = 3e-9  # per pair in blocked brute force
 _COST_TABLES = 256  # tables whose sample collisions estimate a plan's candidates
-_THREAD_MIN = 1.0  # estimated seconds above which tables are searched by several threads
+_THREAD_MIN = 0.1  # estimated seconds above which tables are searched by several threads (below, no gain)
 _THREAD_BYTES = 48  # temporaries per distinct hash held by one thread's table pass (measured: ~40)
 _THREAD_MEMORY = 2 << 30  # the threads' temporaries together stay under this (10M images: 2 threads)
 
@@ -529,7 +529,7 @@ def pairs_within(hashes: np.ndarray, max_distance: int, *, method: Method = "aut
     ``"auto"`` picks multi-index hashing or brute force by estimated cost, ``"index"`` forces
     multi-index hashing where possible (radius < 64), ``"brute"`` forces blocked brute force.
     ``threads``: threads for the multi-index tables (default: the CPUs this process may use, when
-    the search is estimated to take over a second, and no more than keep their temporaries under
+    the search is estimated to take over 0.1 s, and no more than keep their temporaries under
     2 GiB; each thread holds ~48 bytes per hash). Results do not depend on it.
     ``progress(done, total)``: called once the plan is made (``done`` 0) and after each of its
     ``total`` steps (multi-index tables; brute force is one step), ``done`` counting up to ``total``
@@ -574,23 +574,29 @@ def _check_inputs(phash: np.ndarray, phash_mirror: np.ndarray, thumbs: np.ndarra
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise Pearson correlation of two (p, pixels) arrays.
+    """Row-wise Pearson correlation of two (p, pixels) uint8 arrays.
 
+    From exact sums: every product of two uint8 values, and any sum of 256 of them, is an integer
+    below 2**24, which float32 holds exactly whatever the order of the additions, so
+    ``sum(a)``, ``sum(a*a)`` and ``sum(a*b)`` come exact from float32 dot products (several times
+    cheaper than centring each row first), and the correlation is formed from them in float64.
     Flat rows (std < ``_FLAT_STD``) have no shape to correlate: two flat thumbnails score
     ``1 - |mean difference| / 255`` and a flat one against a textured one scores 0.
     """
-    a = a.astype(np.float32)
-    b = b.astype(np.float32)
-    ma, mb = a.mean(axis=1), b.mean(axis=1)
-    a -= ma[:, None]
-    b -= mb[:, None]
-    sa, sb = np.sqrt((a * a).mean(axis=1)), np.sqrt((b * b).mean(axis=1))
-    flat_a, flat_b = sa < _FLAT_STD, sb < _FLAT_STD
+    n = a.shape[1]
+    assert n * 255 * 255 < 1 << 24, "sums must stay exact in float32"
+    fa, fb = a.astype(np.float32), b.astype(np.float32)
+    sa, sb = np.einsum("ij->i", fa).astype(np.float64), np.einsum("ij->i", fb).astype(np.float64)
+    # n * variance and n * covariance (exact sums; the subtraction in float64)
+    va = np.einsum("ij,ij->i", fa, fa).astype(np.float64) - sa * sa / n
+    vb = np.einsum("ij,ij->i", fb, fb).astype(np.float64) - sb * sb / n
+    cov = np.einsum("ij,ij->i", fa, fb).astype(np.float64) - sa * sb / n
+    flat_a, flat_b = va < n * _FLAT_STD**2, vb < n * _FLAT_STD**2
     with np.errstate(divide="ignore", invalid="ignore"):
-        r = (a * b).mean(axis=1) / (sa * sb)
+        r = cov / np.sqrt(va * vb)
     r = np.where(flat_a | flat_b, 0.0, r)
-    r = np.where(flat_a & flat_b, 1.0 - np.abs(ma - mb) / 255.0, r)
-    return np.clip(r, -1.0, 1.0).astype(np.float64)
+    r = np.where(flat_a & flat_b, 1.0 - np.abs(sa - sb) / (n * 255.0), r)
+    return np.clip(r, -1.0, 1.0)
 
 
 def thumb_similarity(thumbs: np.ndarray, i: np.ndarray, j: np.ndarray, mirrored: np.ndarray) -> np.ndarray:
@@ -600,7 +606,8 @@ def thumb_similarity(thumbs: np.ndarray, i: np.ndarray, j: np.ndarray, mirrored:
         sl = slice(lo, lo + _SIM_CHUNK)
         a = thumbs[i[sl]]
         b = thumbs[j[sl]]
-        b = np.where(mirrored[sl, None, None], b[:, :, ::-1], b)
+        flip = np.flatnonzero(mirrored[sl])
+        b[flip] = b[flip, :, ::-1]
         out[sl] = _pearson(a.reshape(len(a), -1), b.reshape(len(b), -1))
     return out
 
