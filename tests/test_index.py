@@ -122,3 +122,28 @@ def test_missing_index_or_class_names_file(ip102: Path, tmp_path: Path) -> None:
         assert res.exit_code == 2
         what = "index file" if flag == "--index" else "class names file"
         assert res.output == f"Error: {what} not found: {tmp_path / 'nope.txt'}\n"
+
+
+def test_line_numbers_count_line_breaks_inside_quoted_fields(tmp_path: Path) -> None:
+    """A quoted CSV field may hold line breaks: messages name the line a bad row starts on, in the
+    file as an editor shows it (the CSV index, the labels file and the decisions file alike)."""
+    from dataclean.audit import read_labels_file
+    from dataclean.errors import DatacleanError
+    from dataclean.fix.decisions import read_decisions
+
+    rng = np.random.default_rng(3)
+    save_jpeg(photo(rng, SHAPES[0], (64, 64)), tmp_path / "data" / "img" / "0.jpg")
+    index = tmp_path / "index.csv"
+    index.write_text('path,label\n"img/a\nb.jpg",circles\nimg/0.jpg,circles\nimg/1.jpg,circles,extra\n')
+    res = CliRunner().invoke(main, ["audit", str(tmp_path / "data"), "-o", str(tmp_path / "o"), "-j", "0",
+                                    "--index", str(index)])
+    assert res.exit_code == 2
+    assert res.output == "Error: index index.csv line 5: expected 2 fields (path,label), found 3\n"
+    labels = tmp_path / "labels.csv"
+    labels.write_text('path,label\n"a\n\nb.jpg",x\nc.jpg,y,z\n')
+    with pytest.raises(DatacleanError, match=f"^labels file {labels} line 5: expected 2 fields, found 3$"):
+        read_labels_file(labels)
+    decisions = tmp_path / "decisions.csv"
+    decisions.write_text('path,action\n"a\nb.jpg",drop\nc.jpg,explode\n')
+    with pytest.raises(DatacleanError, match=f"^decisions file {decisions} line 4: unknown action 'explode' for c.jpg"):
+        read_decisions(decisions)

@@ -26,7 +26,7 @@ from dataclean import __version__
 from dataclean.checks import REGISTRY, AuditContext, Finding, ordered_checks
 from dataclean.errors import DatacleanError, first_line
 from dataclean.fix.policy import decide_columns
-from dataclean.io import write_json
+from dataclean.io import numbered_rows, write_json
 from dataclean.launch import StartedAudit, start_audit
 from dataclean.layout import SPLIT_ORDER, LayoutOptions, tree_reasons
 from dataclean.manifest import ISSUE_COLUMNS, MANIFEST_COLUMNS, manifest_digest
@@ -102,16 +102,16 @@ def read_labels_file(path: str | os.PathLike[str]) -> dict[str, str]:
         raise DatacleanError(f"labels file not found: {p}")
     try:
         with open(p, newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.reader(fh))
+            rows = numbered_rows(fh)
     except (UnicodeDecodeError, csv.Error) as exc:
         raise DatacleanError(f"labels file {p} is not a readable CSV: {first_line(exc)}") from exc
-    header = rows[0] if rows else []
+    header = rows[0][1] if rows else []
     missing = {"path", "label"} - set(header)
     if missing:
         raise DatacleanError(f"labels file {p} needs columns path,label; missing {', '.join(sorted(missing))}")
     at_path, at_label = header.index("path"), header.index("label")
     out: dict[str, str] = {}
-    for line, row in enumerate(rows[1:], start=2):
+    for line, row in rows[1:]:
         if not row:
             continue
         if len(row) != len(header):

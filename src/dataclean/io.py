@@ -1,12 +1,14 @@
-"""Atomic output writing: every file dataclean writes goes to a temp file, then is renamed."""
+"""Files out and in: every file dataclean writes goes to a temp file, then is renamed (atomic); CSV
+rows read with the line each starts on, for messages."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -88,3 +90,14 @@ def file_md5(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def numbered_rows(lines: Iterable[str]) -> list[tuple[int, list[str]]]:
+    """The CSV rows of ``lines``, each with the number of the line it starts on (1-based): a quoted
+    field may hold line breaks, so row k is not always line k. Raises csv.Error as csv.reader does."""
+    reader = csv.reader(lines)
+    out, start = [], 1
+    for row in reader:
+        out.append((start, row))
+        start = reader.line_num + 1
+    return out

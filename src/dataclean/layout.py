@@ -231,25 +231,28 @@ def _parse_csv(text: str, name: str, default_split: str) -> list[IndexEntry]:
     import csv  # only with a CSV index: the audit's start (before the workers run) stays lean
     import io
 
+    from dataclean.io import numbered_rows
+
     try:
-        rows = list(csv.reader(io.StringIO(text)))
+        rows = numbered_rows(io.StringIO(text))
     except csv.Error as exc:
         raise DatacleanError(f"index {name} is not a readable CSV: {first_line(exc)}") from None
+
     def skip(row: list[str]) -> bool:  # blank, or a # comment (as in a whitespace list)
         return not any(c.strip() for c in row) or row[0].lstrip().startswith("#")
 
-    header_at = next((i for i, r in enumerate(rows) if not skip(r)), None)
+    header_at = next((i for i, (_, r) in enumerate(rows) if not skip(r)), None)
     if header_at is None:
         raise DatacleanError(f"index {name} lists no files")
-    header = [c.strip().lower() for c in rows[header_at]]
+    header = [c.strip().lower() for c in rows[header_at][1]]
     missing = [c for c in ("path", "label") if c not in header]
     if missing:
-        raise DatacleanError(f"index {name} line {header_at + 1}: a CSV index needs a header with path,label[,split]; "
+        raise DatacleanError(f"index {name} line {rows[header_at][0]}: a CSV index needs a header with path,label[,split]; "
                              f"missing {', '.join(missing)} (got {','.join(header)[:80]!r})")
     at_path, at_label = header.index("path"), header.index("label")
     at_split = header.index("split") if "split" in header else None
     out = []
-    for no, row in enumerate(rows[header_at + 1:], start=header_at + 2):
+    for no, row in rows[header_at + 1:]:
         if skip(row):
             continue
         where = f"index {name} line {no}"

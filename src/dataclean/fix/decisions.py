@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
 from dataclean.errors import DatacleanError, first_line
+from dataclean.io import numbered_rows
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -43,16 +44,16 @@ def read_decisions(path: str | os.PathLike[str]) -> dict[str, Decision]:
         raise DatacleanError(f"decisions file not found: {p}")
     try:
         with open(p, newline="", encoding="utf-8-sig", errors="surrogateescape") as fh:
-            rows = list(csv.reader(fh))
+            rows = numbered_rows(fh)
     except csv.Error as exc:
         raise DatacleanError(f"decisions file {p} is not a readable CSV: {first_line(exc)}") from None
-    header = [c.strip().lower() for c in rows[0]] if rows else []
+    header = [c.strip().lower() for c in rows[0][1]] if rows else []
     if "path" not in header or "action" not in header:
         raise DatacleanError(f"decisions file {p} needs a header path,action[,label]; found {','.join(header) or 'nothing'}")
     at_path, at_action = header.index("path"), header.index("action")
     at_label = header.index("label") if "label" in header else None
     out: dict[str, Decision] = {}
-    for line, row in enumerate(rows[1:], start=2):
+    for line, row in rows[1:]:
         if not row or not any(c.strip() for c in row):
             continue
         cells = row + [""] * (len(header) - len(row))
