@@ -11,6 +11,11 @@ Three hash distributions (seeded):
 
     python benchmarks/neardup.py [--sizes 10000,100000,1000000] [--max-distance 6] [--check]
                                  [--mirrors] [--threads T] [--identical 8000] [--reference 2000]
+                                 [--kernels auto|numpy|numba|numpy,numba] [--estimate-tables N]
+
+``--kernels numpy,numba`` times both table passes on the same hashes, one after the other, so that
+their ratio is measured side by side; ``--estimate-tables N`` times N of the plan's tables and
+extrapolates (for 10M images, whose whole search takes too long to wait for).
 
 ``--identical N`` then times the audit's duplicate clustering (``AuditContext.clusters``: pair
 search, thumbnail verification, exact groups) on N byte-identical images against N distinct ones;
@@ -85,18 +90,19 @@ DISTRIBUTIONS: dict[str, Callable[[int, np.random.Generator], np.ndarray]] = {
 }
 
 
-def measure(hashes: np.ndarray, max_distance: int, threads: int | None = None) -> tuple[float, float, int]:
+def measure(hashes: np.ndarray, max_distance: int, threads: int | None = None,
+            kernel: str = "auto") -> tuple[float, float, int]:
     """Seconds, traced peak MiB (numpy buffers included) and pair count of one pairs_within call."""
     tracemalloc.start()
     t0 = time.perf_counter()
-    pairs = pairs_within(hashes, max_distance, threads=threads)
+    pairs = pairs_within(hashes, max_distance, threads=threads, kernel=kernel)  # type: ignore[arg-type]
     seconds = time.perf_counter() - t0
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return seconds, peak / 2**20, len(pairs)
 
 
-def estimate(hashes: np.ndarray, max_distance: int, tables: int, threads: int | None) -> None:
+def estimate(hashes: np.ndarray, max_distance: int, tables: int, threads: int | None, kernel: str = "auto") -> None:
     """Time the first ``tables`` tables of the plan pairs_within would run, and scale to all of them.
 
     For sizes whose full search takes too long to wait for (10M images): the tables are independent
@@ -110,17 +116,24 @@ def estimate(hashes: np.ndarray, max_distance: int, tables: int, threads: int | 
     plan, cost = neardup._choose_plan(values, max_distance, "auto")
     if plan is None:
         raise SystemExit("brute force chosen: nothing to extrapolate")
+    run = neardup._NUMPY
+    if kernel == "numba" or (kernel == "auto" and cost > neardup._NUMBA_MIN and neardup._numba()):
+        run = neardup._NUMBA
+        plan, cost = neardup._choose_plan(values, max_distance, "index", run)
+        assert plan is not None
     prep = time.perf_counter() - t0
     sub = neardup.replace(plan, tables=plan.tables[:: max(1, len(plan.tables) // tables)][:tables])
     workers = threads or neardup._cpus()
+    if run is neardup._NUMBA:  # compile (or load the compiled code) before the clock starts
+        neardup._index_pairs(values[:4096], max_distance, neardup.replace(sub, tables=sub.tables[:1]), 1, kernel=run)
     tracemalloc.start()
     t0 = time.perf_counter()
-    neardup._index_pairs(values, max_distance, sub, workers)
+    neardup._index_pairs(values, max_distance, sub, workers, kernel=run)
     seconds = time.perf_counter() - t0
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     total = prep + seconds * len(plan.tables) / len(sub.tables)
-    print(f"estimate {len(hashes):>9} hashes: k={plan.k}, {len(plan.tables)} tables (model {cost:.1f} s); "
+    print(f"estimate {len(hashes):>9} hashes, {run.name}: k={plan.k}, {len(plan.tables)} tables (model {cost:.1f} s); "
           f"{len(sub.tables)} tables timed in {seconds:.1f} s with {workers} thread(s) -> whole search ~{total:.1f} s "
           f"= {total / len(hashes) * 1e6:.1f} us/hash (extrapolated); traced peak {peak / 2**20:.0f} MiB", flush=True)
 
@@ -178,11 +191,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--identical", type=int, default=8000, help="time clustering of N identical vs N distinct images (0: skip)")
     ap.add_argument("--reference", type=int, default=0, help="also time the pre-collapse path on M identical copies")
+    ap.add_argument("--kernels", default="auto", help="table passes to time, comma-separated: auto, numpy, numba")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
 
     print(f"pairs_within, max_distance={args.max_distance}")
-    print(f"{'distribution':<12} {'n':>9} {'hashes':>9} {'seconds':>9} {'us/hash':>8} {'peak MiB':>9} "
+    print(f"{'distribution':<12} {'kernel':<6} {'n':>9} {'hashes':>9} {'seconds':>9} {'us/hash':>8} {'peak MiB':>9} "
           f"{'maxrss MiB':>10} {'pairs':>10}")
     for name in args.distributions.split(","):
         for n in sizes:
@@ -190,13 +204,14 @@ def main() -> None:
             hashes = phashlike(n, rng, mirrors=True) if args.mirrors and name == "phashlike" else DISTRIBUTIONS[name](n, rng)
             if args.check:
                 check(hashes[: args.check_size], args.max_distance)
-            if args.estimate_tables:
-                estimate(hashes, args.max_distance, args.estimate_tables, args.threads)
-                continue
-            seconds, peak, count = measure(hashes, args.max_distance, args.threads)
-            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            print(f"{name:<12} {n:>9} {len(hashes):>9} {seconds:>9.2f} {seconds / len(hashes) * 1e6:>8.1f} {peak:>9.1f} "
-                  f"{rss:>10.0f} {count:>10}", flush=True)
+            for kernel in args.kernels.split(","):
+                if args.estimate_tables:
+                    estimate(hashes, args.max_distance, args.estimate_tables, args.threads, kernel)
+                    continue
+                seconds, peak, count = measure(hashes, args.max_distance, args.threads, kernel)
+                rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+                print(f"{name:<12} {kernel:<6} {n:>9} {len(hashes):>9} {seconds:>9.2f} {seconds / len(hashes) * 1e6:>8.1f} "
+                      f"{peak:>9.1f} {rss:>10.0f} {count:>10}", flush=True)
     if args.check:
         print(f"check: fast path == brute force on the first {args.check_size} hashes of every run")
     if args.identical:

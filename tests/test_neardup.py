@@ -58,38 +58,46 @@ def _biased(n: int, seed: int) -> np.ndarray:
 GENERATORS = {"uniform": _uniform, "clustered": _clustered, "few_values": _few_values, "biased": _biased}
 
 
-@pytest.mark.parametrize("fold", [True, False], ids=["16-bit-digest", "32-bit-digest"])
+@pytest.mark.parametrize(("fold", "kernel"), [(True, "numpy"), (False, "numpy"), (False, "numba")],
+                         ids=["16-bit-digest", "32-bit-digest", "numba"])
 @pytest.mark.parametrize("method", ["auto", "index", "brute"])
 @pytest.mark.parametrize("max_distance", [0, 1, 3, 6, 8, 10, 64, 70], ids=lambda d: f"d{d}")
 @pytest.mark.parametrize("kind", list(GENERATORS))
-def test_matches_bruteforce(kind: str, max_distance: int, method: str, fold: bool,
+def test_matches_bruteforce(kind: str, max_distance: int, method: str, fold: bool, kernel: str,
                             monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tables bucket 16-bit digests of their keys for small inputs, full keys for large ones: both exact."""
+    """Tables bucket 16-bit digests of their keys for small inputs, full keys for large ones; numpy's
+    table pass or Numba's: all exact."""
     monkeypatch.setattr(neardup, "_FOLD_MAX", 1 << 16 if fold else 0)
     hashes = GENERATORS[kind](800, seed=max_distance)
     expected = pairs_within_bruteforce(hashes, max_distance)
-    np.testing.assert_array_equal(pairs_within(hashes, max_distance, method=method), expected)
+    np.testing.assert_array_equal(pairs_within(hashes, max_distance, method=method, kernel=kernel), expected)
 
 
-@pytest.mark.parametrize("fold", [True, False], ids=["16-bit-digest", "32-bit-digest"])
+@pytest.mark.parametrize(("fold", "kernel"), [(True, "numpy"), (False, "numpy"), (False, "numba")],
+                         ids=["16-bit-digest", "32-bit-digest", "numba"])
 @pytest.mark.parametrize("method", ["auto", "index"])
-def test_crowded_buckets_of_different_hashes(method: str, fold: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_crowded_buckets_of_different_hashes(method: str, fold: bool, kernel: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """~4.5M candidate pairs per table: several bounded chunks (numpy); an output that outgrows its
+    first buffer (Numba: walked again into a bigger one)."""
     monkeypatch.setattr(neardup, "_FOLD_MAX", 1 << 16 if fold else 0)
-    hashes = _crowded(3000, seed=1)  # ~4.5M candidate pairs per table: several bounded chunks
+    hashes = _crowded(3000, seed=1)
     expected = pairs_within_bruteforce(hashes, 6)
-    np.testing.assert_array_equal(pairs_within(hashes, 6, method=method), expected)
+    assert len(expected) > 4096 * 4
+    np.testing.assert_array_equal(pairs_within(hashes, 6, method=method, kernel=kernel), expected)
 
 
-@pytest.mark.parametrize("step_min", [1, 4096], ids=["offset-walk", "ranks"])
+@pytest.mark.parametrize(("step_min", "kernel"), [(1, "numpy"), (4096, "numpy"), (4096, "numba")],
+                         ids=["offset-walk", "ranks", "numba"])
 @pytest.mark.parametrize("threads", [1, 3])
-def test_pair_walk_and_threads_do_not_change_results(step_min: int, threads: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pair_walk_and_threads_do_not_change_results(step_min: int, kernel: str, threads: int,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """Candidates come from an offset walk over sorted digests (then rank arithmetic for the last
     crowded buckets); tables may be split over threads. Neither changes a single pair."""
     monkeypatch.setattr(neardup, "_STEP_MIN", step_min)
     hashes = np.concatenate((_crowded(1500, seed=2), _biased(1500, seed=4), _clustered(1000, seed=5)))
     expected = pairs_within_bruteforce(hashes, 6)
     assert len(expected) > 10_000
-    np.testing.assert_array_equal(pairs_within(hashes, 6, method="index", threads=threads), expected)
+    np.testing.assert_array_equal(pairs_within(hashes, 6, method="index", threads=threads, kernel=kernel), expected)
 
 
 @pytest.mark.parametrize("threads", [1, 3])
@@ -314,3 +322,46 @@ def test_thumb_similarity_is_pearson_exactly() -> None:
         b = thumbs[j[k]][:, ::-1] if mirrored[k] else thumbs[j[k]]
         expected = np.corrcoef(thumbs[i[k]].ravel().astype(np.float64), b.ravel().astype(np.float64))[0, 1]
         assert abs(got[k] - expected) < 1e-12, k
+
+
+def test_kernel_choice_and_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``kernel="auto"`` runs numpy's pass on a small search (Numba is not even imported: its import
+    and code load would cost more than the search) and Numba's on one estimated over _NUMBA_MIN;
+    without Numba, "auto" is numpy and "numba" a clear error."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np; from dataclean.neardup import pairs_within\n"
+            "h = np.random.default_rng(0).integers(0, 2**63, 2000, dtype=np.int64).astype(np.uint64)\n"
+            "pairs_within(h, 8); print('numba' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    hashes = _biased(3000, seed=4)
+    used: list[str] = []
+    real = neardup._index_pairs
+    monkeypatch.setattr(neardup, "_index_pairs", lambda *a, **k: used.append(k["kernel"].name) or real(*a, **k))
+    monkeypatch.setattr(neardup, "_NUMBA_MIN", 0.0)
+    expected = pairs_within_bruteforce(hashes, 8)
+    np.testing.assert_array_equal(pairs_within(hashes, 8, method="index"), expected)
+    monkeypatch.setattr(neardup, "_numba", lambda: False)
+    np.testing.assert_array_equal(pairs_within(hashes, 8, method="index"), expected)
+    assert used == ["numba", "numpy"]
+    with pytest.raises(ModuleNotFoundError, match=r"^kernel='numba' needs Numba: pip install 'dataclean\[scale\]'$"):
+        pairs_within(hashes, 8, kernel="numba")
+    with pytest.raises(ValueError, match="kernel must be 'auto', 'numpy' or 'numba'; received kernel='cuda'"):
+        pairs_within(hashes, 8, kernel="cuda")  # type: ignore[arg-type]
+
+
+def test_prefetch_loads_the_compiled_pass_only_for_big_searches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A search over PREFETCH_IMAGES images or more will use Numba's pass: its import and code load
+    start on a thread (while an audit's files decode); below that, or without Numba, nothing starts."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from dataclean.neardup import PREFETCH_IMAGES, prefetch_kernel\n"
+            "assert prefetch_kernel(PREFETCH_IMAGES - 1) is None and 'numba' not in sys.modules\n"
+            "t = prefetch_kernel(PREFETCH_IMAGES); t.join(120)\n"
+            "print(t.name, 'dataclean.neardup_jit' in sys.modules, 'numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["dataclean-numba-load", "True", "True"]
+    monkeypatch.setattr(neardup, "_numba", lambda: False)
+    assert neardup.prefetch_kernel(10 * neardup.PREFETCH_IMAGES) is None

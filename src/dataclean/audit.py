@@ -170,6 +170,9 @@ def finish_audit(
     (steps of the candidate search: dataclean.neardup.pairs_within), then ``"checks"`` (one step per
     check); called from the search's threads too.
     """
+    from dataclean.neardup import prefetch_kernel
+
+    prefetch_kernel(len(job.found.paths))  # a big dataset's search loads its compiled pass while files decode
     records = job.records(on_progress)
     inspected = time.perf_counter()
     with collector_paused():

@@ -15,7 +15,8 @@ counts measured on a sample, which also covers biased real hashes; the bits are 
 their entropy on that sample, so no block is made of near-constant bits. Equal hashes are collapsed
 first, so a crowd of identical hashes costs only its (genuinely quadratic) output. Tables are
 independent, so large searches spread them over threads (numpy releases the GIL in the sorts and
-gathers).
+gathers). A table's pass is numpy's here or, when Numba is installed (the ``scale`` extra) and the
+search is big, the compiled one of dataclean.neardup_jit: the same tables and pairs, ~5x faster.
 
 The number of tables has to grow with n: to keep the candidates per hash bounded, a table's key
 needs about log2(n) informative bits, which means a larger ``k`` and ``C(d + k + 1, k + 1)`` tables
@@ -73,13 +74,36 @@ _MAX_K = 7
 _MAX_TABLES = 8192
 _FLAT_STD = 1.0  # thumbnails with a smaller standard deviation (gray levels) count as flat
 # Rough per-operation costs (seconds) on a 2-core x86 machine, used only to compare plans; measured
-# with benchmarks/neardup.py --mirrors. A table's pass (digest, radix sorts, gathers) costs ~29 ns
+# with benchmarks/neardup.py --mirrors. numpy's table pass (digest, radix sorts, gathers) costs ~29 ns
 # per hash with the 16-bit digest at 20k hashes (numpy's radix sort clears 65,536 counters each
 # time), ~20 ns with the 32-bit one at 200k and ~50 ns at 2M, as the arrays outgrow the caches.
-_COST_SORT_FOLD = 2.9e-8  # per hash per table, 16-bit digest
-_COST_SORT = 2e-8  # per hash per table, 32-bit digest at _COST_SORT_AT hashes, times (n / that) ** 0.4
+# Numba's (dataclean.neardup_jit) ~8.5 ns at 200k, ~25 ns at 2M and ~65 ns at 20M, and each
+# candidate costs it ~1 ns instead of ~15.
 _COST_SORT_AT = 200_000
-_COST_CANDIDATE = 1.5e-8  # per candidate pair: positions, gathers, xor, popcount
+
+
+@dataclass(frozen=True)
+class _Kernel:
+    """How a table pass is run, and what it costs (seconds, per hash per table and per candidate)."""
+
+    name: str
+    sort_small: float  # per hash per table, up to _FOLD_MAX hashes
+    sort: float  # per hash per table at _COST_SORT_AT hashes, times (n / that) ** growth above
+    growth: float
+    candidate: float  # per candidate pair: gathers, xor, popcount, owner
+
+    def sort_cost(self, n: int) -> float:
+        """Estimated seconds of one table's pass over ``n`` hashes."""
+        if n <= _FOLD_MAX:
+            return n * self.sort_small
+        return n * self.sort * (n / _COST_SORT_AT) ** self.growth
+
+
+_NUMPY = _Kernel("numpy", 2.9e-8, 2e-8, 0.4, 1.5e-8)
+_NUMBA = _Kernel("numba", 6e-9, 8.5e-9, 0.45, 1.2e-9)
+#: Estimated numpy seconds above which the search runs Numba's pass when Numba is installed: its
+#: import and the load of its compiled code (cached on disk) take ~0.45 s (a first compile ~3 s).
+_NUMBA_MIN = 0.5
 _COST_BRUTE = 3e-9  # per pair in blocked brute force
 _COST_TABLES = 256  # tables whose sample collisions estimate a plan's candidates
 _THREAD_MIN = 0.1  # estimated seconds above which tables are searched by several threads (below, no gain)
@@ -87,6 +111,7 @@ _THREAD_BYTES = 48  # temporaries per distinct hash held by one thread's table p
 _THREAD_MEMORY = 2 << 30  # the threads' temporaries together stay under this (10M images: 2 threads)
 
 Method = Literal["auto", "index", "brute"]
+KernelName = Literal["auto", "numpy", "numba"]
 
 
 @dataclass(frozen=True)
@@ -330,15 +355,9 @@ def _collisions(keys: np.ndarray) -> int:
     return int((counts * (counts - 1) // 2).sum())
 
 
-def _sort_cost(n: int) -> float:
-    """Estimated seconds of one table's pass over ``n`` hashes."""
-    if n <= _FOLD_MAX:
-        return n * _COST_SORT_FOLD
-    return n * _COST_SORT * (n / _COST_SORT_AT) ** 0.4
-
-
-def _plan_cost(values: np.ndarray, sample: np.ndarray, plan: _Plan) -> float:
-    """Estimated seconds for ``plan``: sorts plus candidates, scaled up from the sample's collisions."""
+def _plan_cost(values: np.ndarray, sample: np.ndarray, plan: _Plan, kernel: _Kernel = _NUMPY) -> float:
+    """Estimated seconds for ``plan`` run by ``kernel``: sorts plus candidates, scaled up from the
+    sample's collisions."""
     n, s = len(values), len(sample)
     scale = n * (n - 1) / max(s * (s - 1), 1)
     tables = plan.tables[:: -(-len(plan.tables) // _COST_TABLES)]  # at most _COST_TABLES, evenly spread
@@ -348,7 +367,7 @@ def _plan_cost(values: np.ndarray, sample: np.ndarray, plan: _Plan) -> float:
         _collisions(_parity_keys(sample, parity, sel, mask, m) if par else sample & np.uint64(mask))
         for sel, mask, par in tables
     ) / len(tables)
-    return len(plan.tables) * (_sort_cost(n) + per_table * scale * _COST_CANDIDATE)
+    return len(plan.tables) * (kernel.sort_cost(n) + per_table * scale * kernel.candidate)
 
 
 def _sample(values: np.ndarray, size: int) -> np.ndarray:
@@ -358,9 +377,9 @@ def _sample(values: np.ndarray, size: int) -> np.ndarray:
     return values[np.argpartition(scrambled, size)[:size]]
 
 
-def _choose_plan(values: np.ndarray, d: int, method: Method) -> tuple[_Plan | None, float]:
-    """The cheapest multi-index plan and its estimated seconds, or None when brute force is cheaper
-    (or the only option)."""
+def _choose_plan(values: np.ndarray, d: int, method: Method, kernel: _Kernel = _NUMPY) -> tuple[_Plan | None, float]:
+    """The cheapest multi-index plan for ``kernel`` and its estimated seconds, or None when brute
+    force is cheaper (or the only option)."""
     n = len(values)
     sample = values if n <= _SAMPLE else _sample(values, _SAMPLE)
     entropy = _bit_entropy(sample)
@@ -369,10 +388,10 @@ def _choose_plan(values: np.ndarray, d: int, method: Method) -> tuple[_Plan | No
         tables = comb(d + k + 1, k + 1)
         if d + k > HASH_BITS or tables > _MAX_TABLES:
             break
-        if tables * _sort_cost(n) >= best_cost:  # the sorts alone cost more, and grow with k
+        if tables * kernel.sort_cost(n) >= best_cost:  # the sorts alone cost more, and grow with k
             break
         plan = _make_plan(d, k, entropy)
-        cost = _plan_cost(values, sample, plan)
+        cost = _plan_cost(values, sample, plan, kernel)
         if cost < best_cost:
             best, best_cost = plan, cost
     return best, best_cost
@@ -423,14 +442,16 @@ def _sorted_by_key(values: np.ndarray, mask: int, fold: bool, keys: np.ndarray |
 
 
 def _index_pairs(values: np.ndarray, d: int, plan: _Plan, threads: int = 1,
-                 parities: np.ndarray | None = None, done: Callable[[], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                 parities: np.ndarray | None = None, done: Callable[[], None] | None = None,
+                 kernel: _Kernel = _NUMPY) -> tuple[np.ndarray, np.ndarray]:
     """All pairs of distinct sorted ``values`` within ``d`` bits (as indices into them), table by table.
 
     With ``threads`` > 1 the tables are dealt round-robin to that many threads: numpy releases the
-    GIL in the sorts, gathers and ufuncs that make up a table's pass, so they run on separate cores,
-    and each pair is owned by one table (:func:`_owned`), so no merging is needed. ``parities``: the
-    values' block parities (:func:`_block_parities`), computed once here when not given. ``done()``
-    is called after each table (from the thread that searched it).
+    GIL in the sorts, gathers and ufuncs that make up a table's pass (Numba's pass releases it
+    throughout), so they run on separate cores, and each pair is owned by one table
+    (:func:`_owned`), so no merging is needed. ``parities``: the values' block parities
+    (:func:`_block_parities`), computed once here when not given. ``done()`` is called after each
+    table (from the thread that searched it). ``kernel``: numpy's table pass or Numba's.
     """
     if parities is None and any(parity for *_, parity in plan.tables):
         parities = _block_parities(values, plan)
@@ -438,12 +459,24 @@ def _index_pairs(values: np.ndarray, d: int, plan: _Plan, threads: int = 1,
         from concurrent.futures import ThreadPoolExecutor
 
         def part(i: int) -> tuple[np.ndarray, np.ndarray]:
-            return _index_pairs(values, d, replace(plan, tables=plan.tables[i::threads]), 1, parities, done)
+            return _index_pairs(values, d, replace(plan, tables=plan.tables[i::threads]), 1, parities, done, kernel)
 
         with ThreadPoolExecutor(threads, thread_name_prefix="dataclean-neardup") as pool:
             parts = list(pool.map(part, range(min(threads, len(plan.tables)))))
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-    left, right = [], []
+    passes = _numba_tables if kernel is _NUMBA else _numpy_tables
+    tables = [(a, b) for a, b in passes(values, d, plan, parities, done) if len(a)]
+    left, right = [a for a, _ in tables], [b for _, b in tables]
+    if not left:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    # The pairs were collected as values; ``values`` is sorted and distinct, so a binary search gives
+    # their indices (cheaper than carrying an index array through every table's sort).
+    return np.searchsorted(values, np.concatenate(left)), np.searchsorted(values, np.concatenate(right))
+
+
+def _numpy_tables(values: np.ndarray, d: int, plan: _Plan, parities: np.ndarray | None,
+                  done: Callable[[], None] | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Each table's pairs (as values), by numpy's pass."""
     fold = len(values) <= _FOLD_MAX
     for sel, mask, parity in plan.tables:
         keys = _parity_keys(values, parities, sel, mask, len(plan.block_masks)) if parities is not None and parity else None
@@ -456,15 +489,60 @@ def _index_pairs(values: np.ndarray, d: int, plan: _Plan, threads: int = 1,
         if near_a:
             a, b = np.concatenate(near_a), np.concatenate(near_b)
             own = _owned(a ^ b, plan, sel, parity)  # report each pair in one table only
-            left.append(a[own])
-            right.append(b[own])
+            yield a[own], b[own]
         if done is not None:
             done()
-    if not left:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    # The pairs were collected as values; ``values`` is sorted and distinct, so a binary search gives
-    # their indices (cheaper than carrying an index array through every table's sort).
-    return np.searchsorted(values, np.concatenate(left)), np.searchsorted(values, np.concatenate(right))
+
+
+def _numba_tables(values: np.ndarray, d: int, plan: _Plan, parities: np.ndarray | None,
+                  done: Callable[[], None] | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Each table's pairs (as values), by Numba's pass (dataclean.neardup_jit), same as numpy's."""
+    from dataclean import neardup_jit
+
+    n, m = len(values), len(plan.block_masks)
+    work = neardup_jit.work_buffers(n)  # this thread's, reused table after table
+    block_masks = np.array(plan.block_masks, dtype=np.uint64)
+    parity_of = parities if parities is not None else np.zeros(0, np.uint64)
+    bits = min(32, max(8, n.bit_length() + 3))  # ~1/16 of the hashes meet a digest-only collision per table
+    for sel, mask, parity in plan.tables:
+        rest = ((1 << m) - 1) & ~sel if parity else 0
+        yield neardup_jit.table_pairs(values, parity_of, mask, sel, parity, rest, block_masks, plan.k, d, bits,
+                                      _SCRAMBLE, _SCRAMBLE_PARITY, work)
+        if done is not None:
+            done()
+
+
+def _numba() -> bool:
+    """Whether Numba can be imported (without importing it)."""
+    import importlib.util
+
+    return importlib.util.find_spec("numba") is not None
+
+
+#: From this many images (twice as many hashes, mirrors included) a search is expected to use Numba's
+#: pass (estimated over _NUMBA_MIN), and :func:`prefetch_kernel` loads it ahead.
+PREFETCH_IMAGES = 50_000
+
+
+def prefetch_kernel(images: int) -> threading.Thread | None:
+    """Import Numba's table pass and load its compiled code on a daemon thread, when a search over
+    ``images`` images will likely use it (and Numba is installed): ~0.45 s that an audit spends while
+    its workers decode instead of after the last file. Returns the thread (None when not started);
+    a search that starts before it is done waits for the import, never runs half-loaded code."""
+    if images < PREFETCH_IMAGES or not _numba():
+        return None
+
+    def load() -> None:
+        try:
+            from dataclean import neardup_jit
+
+            neardup_jit.warm()
+        except Exception:  # noqa: BLE001 - the search itself reports a real problem, if there is one
+            pass
+
+    thread = threading.Thread(target=load, name="dataclean-numba-load", daemon=True)
+    thread.start()
+    return thread
 
 
 # --------------------------------------------------------------------------- public search
@@ -520,7 +598,7 @@ class _Steps:
 
 
 def pairs_within(hashes: np.ndarray, max_distance: int, *, method: Method = "auto", threads: int | None = None,
-                 progress: Progress | None = None) -> np.ndarray:
+                 progress: Progress | None = None, kernel: KernelName = "auto") -> np.ndarray:
     """All index pairs ``i < j`` with ``popcount(hashes[i] ^ hashes[j]) <= max_distance``.
 
     ``hashes`` is a 1-D uint64 array. Returns an ``(k, 2)`` int64 array, each pair once, sorted
@@ -533,17 +611,29 @@ def pairs_within(hashes: np.ndarray, max_distance: int, *, method: Method = "aut
     2 GiB; each thread holds ~48 bytes per hash). Results do not depend on it.
     ``progress(done, total)``: called once the plan is made (``done`` 0) and after each of its
     ``total`` steps (multi-index tables; brute force is one step), ``done`` counting up to ``total``
-    (no calls for fewer than two hashes).
+    (no calls for fewer than two hashes). ``kernel``: who runs the tables' passes: ``"numpy"``,
+    ``"numba"`` (compiled: ~5x faster on big searches; needs Numba, in the ``scale`` extra) or
+    ``"auto"``: Numba when it is installed and the search is estimated over ~0.5 s, else numpy.
+    Results do not depend on it.
     """
     h = _check_hashes(hashes)
     d = min(_check_distance(max_distance), HASH_BITS)
     if method not in ("auto", "index", "brute"):
         raise ValueError(f"method must be 'auto', 'index' or 'brute'; received method={method!r}.")
+    if kernel not in ("auto", "numpy", "numba"):
+        raise ValueError(f"kernel must be 'auto', 'numpy' or 'numba'; received kernel={kernel!r}.")
+    if kernel == "numba" and not _numba():
+        raise ModuleNotFoundError("kernel='numba' needs Numba: pip install 'dataclean[scale]'")
     n = len(h)
     if n < 2:
         return _empty_pairs()
     values, inverse = np.unique(h, return_inverse=True)
     plan, cost = (None, 0.0) if method == "brute" or d >= HASH_BITS else _choose_plan(values, d, method)
+    run = _NUMPY
+    if plan is not None and (kernel == "numba" or (kernel == "auto" and cost > _NUMBA_MIN and _numba())):
+        run = _NUMBA
+        plan, cost = _choose_plan(values, d, "index", _NUMBA)
+        assert plan is not None
     if threads is None:
         threads = min(_cpus(), max(1, _THREAD_MEMORY // (_THREAD_BYTES * len(values)))) if cost > _THREAD_MIN else 1
     step = _Steps(progress, 1 if plan is None else len(plan.tables))
@@ -551,7 +641,7 @@ def pairs_within(hashes: np.ndarray, max_distance: int, *, method: Method = "aut
         u, v = _blocked_pairs(values, d)
         step()
     else:
-        u, v = _index_pairs(values, d, plan, max(1, int(threads)), done=step)
+        u, v = _index_pairs(values, d, plan, max(1, int(threads)), done=step, kernel=run)
     left, right = _expand_groups(u, v, inverse.ravel(), len(values))
     return _sorted_pairs(left, right, n)
 

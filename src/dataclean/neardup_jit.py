@@ -1,0 +1,165 @@
+"""The multi-index table pass of dataclean.neardup compiled with Numba (the ``scale`` extra).
+
+Same tables, keys, ownership rule and results as the numpy pass in dataclean.neardup; what changes
+is the cost: one table's pass is a radix sort of the hashes by a digest of their key (two counting
+passes of at most 11 bits each, so the counts stay in the first-level cache) and one walk over the
+runs of equal digests, checking each candidate pair's distance and owner as it goes. The numpy pass
+spends most of its time making and gathering temporary arrays; this one touches each hash a few
+times per table, and each candidate once. Compiled on first use and cached on disk by Numba
+(``cache=True``); it releases the GIL, so tables run on several threads.
+
+Imported only by dataclean.neardup, only when Numba is installed and a search is big enough to
+pay for the import (~0.2 s).
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+_M1 = np.uint64(0x5555555555555555)
+_M2 = np.uint64(0x3333333333333333)
+_M4 = np.uint64(0x0F0F0F0F0F0F0F0F)
+_H01 = np.uint64(0x0101010101010101)
+_ONE = np.uint64(1)
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _popcount(x: np.uint64) -> np.uint64:
+    x = x - ((x >> _ONE) & _M1)
+    x = (x & _M2) + ((x >> np.uint64(2)) & _M2)
+    x = (x + (x >> np.uint64(4))) & _M4
+    return (x * _H01) >> np.uint64(56)
+
+
+@nb.njit(cache=True, nogil=True)
+def _radix_pass(src_d: np.ndarray, src_v: np.ndarray, dst_d: np.ndarray, dst_v: np.ndarray,
+                shift: int, bits: int, count: np.ndarray) -> None:
+    """Stable counting sort of (digest, value) by ``bits`` bits of the digest from ``shift`` up
+    (``count``: at least 2**bits + 1 int64 of scratch)."""
+    size = 1 << bits
+    mask = np.uint32(size - 1)
+    sh = np.uint32(shift)
+    count[: size + 1] = 0
+    for i in range(len(src_d)):
+        count[((src_d[i] >> sh) & mask) + 1] += 1
+    for b in range(size):
+        count[b + 1] += count[b]
+    for i in range(len(src_d)):
+        b = (src_d[i] >> sh) & mask
+        at = count[b]
+        dst_d[at] = src_d[i]
+        dst_v[at] = src_v[i]
+        count[b] = at + 1
+
+
+def work_buffers(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Scratch for :func:`table_pairs` over ``n`` hashes, reused table after table by one thread
+    (~24 bytes per hash)."""
+    return (np.empty(n, np.uint32), np.empty(n, np.uint32), np.empty(n, np.uint64), np.empty(n, np.uint64),
+            np.empty((1 << 16) + 1, np.int64))
+
+
+def table_pairs(values: np.ndarray, parity: np.ndarray, mask: int, sel: int, is_parity: bool, rest: int,
+                block_masks: np.ndarray, k: int, d: int, digest_bits: int, scramble: np.uint64,
+                scramble_parity: np.uint64, work: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (as values) of distinct ``values`` within ``d`` bits that the table ``sel`` owns.
+
+    ``mask``: the table's key bits; a parity table (``is_parity``) mixes in the parities of the
+    ``rest`` blocks up to complement (``parity``: each value's block parities). ``digest_bits``
+    (<= 32) of the scrambled key are sorted on: keys that merely share a digest meet as candidates
+    and fail the distance or ownership check. ``work``: :func:`work_buffers` (this thread's).
+    """
+    digest, tmp_d, vals, tmp_v, count = work
+    n = len(values)
+    _sort_by_digest(values, parity, np.uint64(mask), is_parity, np.uint64(rest), digest_bits, scramble,
+                    scramble_parity, digest[:n], tmp_d[:n], vals[:n], tmp_v[:n], count)
+    keys = tmp_d[:n] if digest_bits <= 16 else digest[:n]
+    cap = 4096
+    while True:
+        out_a = np.empty(cap, dtype=np.uint64)
+        out_b = np.empty(cap, dtype=np.uint64)
+        found = _walk(keys, vals[:n], block_masks, sel, is_parity, k, d, out_a, out_b)
+        if found <= cap:
+            return out_a[:found], out_b[:found]
+        cap = found  # rare: walk again, into room for all of them
+
+
+@nb.njit(cache=True, nogil=True)
+def _sort_by_digest(values: np.ndarray, parity: np.ndarray, mask: np.uint64, is_parity: bool, rest: np.uint64,
+                    digest_bits: int, scramble: np.uint64, scramble_parity: np.uint64, digest: np.ndarray,
+                    tmp_d: np.ndarray, vals: np.ndarray, tmp_v: np.ndarray, count: np.ndarray) -> None:
+    """``vals`` = ``values`` ordered by their keys' digests, which end up in ``tmp_d`` (16 bits or
+    fewer: one counting pass) or ``digest`` (two passes)."""
+    n = len(values)
+    top = np.uint64(64 - digest_bits)
+    low = np.uint64(0)
+    if rest:
+        while not (rest >> low) & _ONE:
+            low += _ONE
+    for i in range(n):
+        key = values[i] & mask
+        if is_parity:
+            q = parity[i] & rest
+            if rest and (q >> low) & _ONE:
+                q ^= rest
+            key ^= q * scramble_parity
+        digest[i] = np.uint32((key * scramble) >> top)
+    if digest_bits <= 16:
+        _radix_pass(digest, values, tmp_d, vals, 0, digest_bits, count)
+    else:
+        first = digest_bits // 2
+        _radix_pass(digest, values, tmp_d, tmp_v, 0, first, count)
+        _radix_pass(tmp_d, tmp_v, digest, vals, first, digest_bits - first, count)
+
+
+@nb.njit(cache=True, nogil=True)
+def _walk(digest: np.ndarray, vals: np.ndarray, block_masks: np.ndarray, sel: int, is_parity: bool, k: int,
+          d: int, out_a: np.ndarray, out_b: np.ndarray) -> int:
+    """How many pairs within ``d`` bits table ``sel`` owns among the runs of equal ``digest``; the
+    first ``len(out_a)`` of them are written to ``out_a``/``out_b``. (No allocation in the loop: a
+    growable output there made the whole walk ~3x slower.)"""
+    n = len(digest)
+    m = len(block_masks)
+    cap = len(out_a)
+    found = 0
+    dd = np.uint64(d)
+    i = 0
+    while i < n - 1:
+        j = i + 1
+        while j < n and digest[j] == digest[i]:
+            j += 1
+        for p in range(i, j - 1):
+            vp = vals[p]
+            for q in range(p + 1, j):
+                x = vp ^ vals[q]
+                if _popcount(x) > dd:
+                    continue
+                zero = 0
+                for b in range(m):
+                    if not (x & block_masks[b]):
+                        zero |= 1 << b
+                if is_parity:
+                    owned = zero == sel
+                else:
+                    rest_zero = zero
+                    for _ in range(k + 1):
+                        rest_zero &= rest_zero - 1  # clear the lowest set bit
+                    owned = (zero ^ rest_zero) == sel
+                if owned:
+                    if found < cap:
+                        out_a[found] = vp
+                        out_b[found] = vals[q]
+                    found += 1
+        i = j
+    return found
+
+
+def warm() -> None:
+    """Load (or compile) the compiled code now, on a tiny input, so that a later search does not wait
+    for it: dataclean.neardup.prefetch_kernel calls this on a thread while an audit's files decode."""
+    values = np.arange(1, 65, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    values.sort()
+    table_pairs(values, np.zeros(len(values), np.uint64), 0xFFFF, 1, False, 0,
+                np.array([0xFFFF, 0xFFFF << 16, 0xFFFF << 32, 0xFFFF << 48], dtype=np.uint64), 1, 2, 8,
+                np.uint64(0x9E3779B97F4A7C15), np.uint64(0xD1B54A32D192ED03), work_buffers(len(values)))
