@@ -326,8 +326,8 @@ def test_thumb_similarity_is_pearson_exactly() -> None:
 
 def test_kernel_choice_and_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     """``kernel="auto"`` runs numpy's pass on a small search (Numba is not even imported: its import
-    and code load would cost more than the search) and Numba's on one estimated over _NUMBA_MIN;
-    without Numba, "auto" is numpy and "numba" a clear error."""
+    and code load would cost more than the search) and Numba's on one estimated over _NUMBA_MIN
+    (_NUMBA_LOADED_MIN once it is loaded); without Numba, "auto" is numpy and "numba" a clear error."""
     import subprocess
     import sys
 
@@ -340,6 +340,7 @@ def test_kernel_choice_and_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     real = neardup._index_pairs
     monkeypatch.setattr(neardup, "_index_pairs", lambda *a, **k: used.append(k["kernel"].name) or real(*a, **k))
     monkeypatch.setattr(neardup, "_NUMBA_MIN", 0.0)
+    monkeypatch.setattr(neardup, "_NUMBA_LOADED_MIN", 0.0)  # the threshold once an earlier search loaded it
     expected = pairs_within_bruteforce(hashes, 8)
     np.testing.assert_array_equal(pairs_within(hashes, 8, method="index"), expected)
     monkeypatch.setattr(neardup, "_numba", lambda: False)
@@ -365,3 +366,49 @@ def test_prefetch_loads_the_compiled_pass_only_for_big_searches(monkeypatch: pyt
     assert out.split() == ["dataclean-numba-load", "True", "True"]
     monkeypatch.setattr(neardup, "_numba", lambda: False)
     assert neardup.prefetch_kernel(10 * neardup.PREFETCH_IMAGES) is None
+
+
+@pytest.mark.parametrize("bits", [8, 16, 17, 24, 32])
+def test_numba_digest_widths_and_two_pass_sort(bits: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Numba's pass sorts on a digest of log2(n) + 3 bits: one counting pass up to 16 bits, two above
+    (from 16,384 hashes). Any width is exact: digest-only collisions fail the distance or owner check."""
+    monkeypatch.setattr(neardup, "_numba_digest_bits", lambda n: bits)
+    hashes = np.concatenate((_crowded(800, seed=6), _biased(800, seed=7), _clustered(800, seed=8)))
+    np.testing.assert_array_equal(pairs_within(hashes, 6, method="index", kernel="numba"), pairs_within_bruteforce(hashes, 6))
+
+
+def test_numba_matches_numpy_on_a_big_search() -> None:
+    """40,000 hashes (two counting passes, several threads): the same pairs as numpy's pass, which the
+    brute-force tests hold exact."""
+    hashes = np.concatenate((_biased(20_000, seed=9), _clustered(20_000, seed=10)))
+    got = pairs_within(hashes, 8, method="index", kernel="numba", threads=2)
+    assert len(got) > 1000
+    np.testing.assert_array_equal(got, pairs_within(hashes, 8, method="index", kernel="numpy", threads=1))
+
+
+@pytest.mark.parametrize("kernel", ["numpy", "numba"])
+def test_radius_63_uses_all_64_blocks(kernel: str) -> None:
+    """At radius 63 a plan has 64 one-bit blocks: block sets need all 64 bits (unsigned in Numba)."""
+    hashes = _uniform(120, seed=11)
+    np.testing.assert_array_equal(pairs_within(hashes, 63, method="index", kernel=kernel),  # type: ignore[arg-type]
+                                  pairs_within_bruteforce(hashes, 63))
+
+
+def test_a_numba_that_cannot_run_falls_back_to_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Numba installed but unable to run (a mismatched numpy, no compiler backend): one RuntimeWarning,
+    and the search runs numpy's pass with the same pairs; asking for kernel="numba" is a clear error."""
+    from dataclean import neardup_jit
+
+    def broken() -> None:
+        raise ImportError("numba needs numpy < 2.5")
+
+    monkeypatch.setattr(neardup_jit, "warm", broken)
+    monkeypatch.setattr(neardup, "_NUMBA_STATE", {})
+    monkeypatch.setattr(neardup, "_NUMBA_MIN", 0.0)
+    hashes = _biased(3000, seed=12)
+    with pytest.warns(RuntimeWarning, match=r"cannot run \(ImportError: numba needs numpy < 2.5\); using numpy's"):
+        got = pairs_within(hashes, 8, method="index")
+    np.testing.assert_array_equal(got, pairs_within_bruteforce(hashes, 8))
+    with pytest.raises(RuntimeError, match=r"^kernel='numba': Numba is installed but cannot run: ImportError: numba needs"):
+        pairs_within(hashes, 8, kernel="numba")
+    assert neardup.prefetch_kernel(10 * neardup.PREFETCH_IMAGES) is None  # already known not to run

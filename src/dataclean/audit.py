@@ -31,7 +31,7 @@ from dataclean.launch import StartedAudit, start_audit
 from dataclean.layout import SPLIT_ORDER, LayoutOptions, tree_reasons
 from dataclean.manifest import ISSUE_COLUMNS, MANIFEST_COLUMNS, manifest_digest
 from dataclean.record import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, Record, record_fields, thumbs_array
-from dataclean.safety import crashpoint, free_space, write_marker
+from dataclean.safety import MARKER, crashpoint, free_space, write_marker
 from dataclean.scan import ScanResult
 from dataclean.table import Table
 
@@ -235,7 +235,7 @@ def write_outputs(result: AuditResult, out_dir: str | os.PathLike[str]) -> dict[
     out = Path(out_dir)
     write_marker(out, "audit")  # the scan skips this folder should it lie inside a dataset
     paths = {"manifest": out / "manifest.csv", "issues": out / "issues.csv", "summary": out / "summary.json"}
-    _remove_stale_temporaries(out, [p.name for p in paths.values()] + ["cache.sqlite"])
+    _remove_stale_temporaries(out, [p.name for p in paths.values()] + ["cache.sqlite", MARKER])
     current = paths["manifest"]
     try:
         result.table.write_csv(current)

@@ -33,13 +33,14 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from functools import reduce
 from itertools import combinations
 from math import comb
 from operator import or_
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -77,8 +78,8 @@ _FLAT_STD = 1.0  # thumbnails with a smaller standard deviation (gray levels) co
 # with benchmarks/neardup.py --mirrors. numpy's table pass (digest, radix sorts, gathers) costs ~29 ns
 # per hash with the 16-bit digest at 20k hashes (numpy's radix sort clears 65,536 counters each
 # time), ~20 ns with the 32-bit one at 200k and ~50 ns at 2M, as the arrays outgrow the caches.
-# Numba's (dataclean.neardup_jit) ~8.5 ns at 200k, ~25 ns at 2M and ~65 ns at 20M, and each
-# candidate costs it ~1 ns instead of ~15.
+# Numba's (dataclean.neardup_jit) ~8.5 ns at 200k, ~18 ns at 2M and ~25-45 ns at 20M, and each
+# candidate costs it ~0.8-1 ns instead of ~15.
 _COST_SORT_AT = 200_000
 
 
@@ -100,10 +101,11 @@ class _Kernel:
 
 
 _NUMPY = _Kernel("numpy", 2.9e-8, 2e-8, 0.4, 1.5e-8)
-_NUMBA = _Kernel("numba", 6e-9, 8.5e-9, 0.45, 1.2e-9)
+_NUMBA = _Kernel("numba", 6e-9, 8.5e-9, 0.3, 1e-9)
 #: Estimated numpy seconds above which the search runs Numba's pass when Numba is installed: its
 #: import and the load of its compiled code (cached on disk) take ~0.45 s (a first compile ~3 s).
 _NUMBA_MIN = 0.5
+_NUMBA_LOADED_MIN = 0.05  # ... and above which it runs it once loaded (it is faster from a few tables up)
 _COST_BRUTE = 3e-9  # per pair in blocked brute force
 _COST_TABLES = 256  # tables whose sample collisions estimate a plan's candidates
 _THREAD_MIN = 0.1  # estimated seconds above which tables are searched by several threads (below, no gain)
@@ -503,7 +505,7 @@ def _numba_tables(values: np.ndarray, d: int, plan: _Plan, parities: np.ndarray 
     work = neardup_jit.work_buffers(n)  # this thread's, reused table after table
     block_masks = np.array(plan.block_masks, dtype=np.uint64)
     parity_of = parities if parities is not None else np.zeros(0, np.uint64)
-    bits = min(32, max(8, n.bit_length() + 3))  # ~1/16 of the hashes meet a digest-only collision per table
+    bits = _numba_digest_bits(n)
     for sel, mask, parity in plan.tables:
         rest = ((1 << m) - 1) & ~sel if parity else 0
         yield neardup_jit.table_pairs(values, parity_of, mask, sel, parity, rest, block_masks, plan.k, d, bits,
@@ -512,37 +514,82 @@ def _numba_tables(values: np.ndarray, d: int, plan: _Plan, parities: np.ndarray 
             done()
 
 
+def _numba_digest_bits(n: int) -> int:
+    """Digest bits Numba's pass sorts ``n`` hashes on: ~1/16 of them meet a digest-only collision per
+    table (one counting pass up to 16 bits, two above)."""
+    return min(32, max(8, n.bit_length() + 3))
+
+
 def _numba() -> bool:
-    """Whether Numba can be imported (without importing it)."""
+    """Whether Numba is installed (without importing it)."""
     import importlib.util
 
     return importlib.util.find_spec("numba") is not None
 
 
+_NUMBA_STATE: dict[str, str | bool] = {}  # "usable": bool, "problem": why not, once tried
+_NUMBA_LOCK = threading.Lock()
+
+
+def _numba_usable() -> bool:
+    """Whether Numba's pass can run here: imported and its compiled code loaded (or compiled) once per
+    process. A Numba that is installed but cannot run (a version that does not match numpy, no
+    compiler backend) is reported once as a RuntimeWarning, and the search uses numpy's pass."""
+    with _NUMBA_LOCK:
+        if "usable" not in _NUMBA_STATE:
+            try:
+                from dataclean import neardup_jit
+
+                neardup_jit.warm()
+                _NUMBA_STATE["usable"] = True
+            except Exception as exc:  # noqa: BLE001 - any failure means: numpy's pass instead
+                _NUMBA_STATE.update(usable=False, problem=f"{type(exc).__name__}: {exc}".splitlines()[0])
+                warnings.warn(f"Numba's compiled near-duplicate search cannot run ({_NUMBA_STATE['problem']}); "
+                              "using numpy's (slower on big datasets)", RuntimeWarning, stacklevel=3)
+        return bool(_NUMBA_STATE["usable"])
+
+
+def _use_numba(kernel: KernelName, cost: float) -> bool:
+    """Whether a search estimated at ``cost`` numpy seconds runs Numba's pass."""
+    if kernel == "numba":
+        if not _numba():
+            raise ModuleNotFoundError("kernel='numba' needs Numba: pip install 'dataclean[scale]'")
+        if not _numba_usable():
+            raise RuntimeError(f"kernel='numba': Numba is installed but cannot run: {_NUMBA_STATE['problem']}")
+        return True
+    if kernel == "numpy":
+        return False
+    loaded = _NUMBA_STATE.get("usable") is True  # already paid for (e.g. by prefetch_kernel)
+    return cost > (_NUMBA_LOADED_MIN if loaded else _NUMBA_MIN) and _numba() and _numba_usable()
+
+
 #: From this many images (twice as many hashes, mirrors included) a search is expected to use Numba's
 #: pass (estimated over _NUMBA_MIN), and :func:`prefetch_kernel` loads it ahead.
 PREFETCH_IMAGES = 50_000
+_LOADING: list[threading.Thread] = []  # the prefetch thread, while it may be running
 
 
 def prefetch_kernel(images: int) -> threading.Thread | None:
     """Import Numba's table pass and load its compiled code on a daemon thread, when a search over
     ``images`` images will likely use it (and Numba is installed): ~0.45 s that an audit spends while
-    its workers decode instead of after the last file. Returns the thread (None when not started);
-    a search that starts before it is done waits for the import, never runs half-loaded code."""
-    if images < PREFETCH_IMAGES or not _numba():
+    its workers decode instead of after the last file (~3 s the first time, when it compiles).
+    Returns the thread (None when not started). A search that starts before it is done waits for it;
+    so does a fork of this process (a worker pool started again after a crash), which must not
+    inherit the import locks the thread holds."""
+    if images < PREFETCH_IMAGES or not _numba() or "usable" in _NUMBA_STATE:
         return None
-
-    def load() -> None:
-        try:
-            from dataclean import neardup_jit
-
-            neardup_jit.warm()
-        except Exception:  # noqa: BLE001 - the search itself reports a real problem, if there is one
-            pass
-
-    thread = threading.Thread(target=load, name="dataclean-numba-load", daemon=True)
+    if not _LOADING:
+        os.register_at_fork(before=_join_loading)
+    thread = threading.Thread(target=_numba_usable, name="dataclean-numba-load", daemon=True)
+    _LOADING[:] = [thread]
     thread.start()
     return thread
+
+
+def _join_loading() -> None:
+    for thread in _LOADING:
+        if thread.is_alive() and thread is not threading.current_thread():
+            thread.join()
 
 
 # --------------------------------------------------------------------------- public search
@@ -622,15 +669,15 @@ def pairs_within(hashes: np.ndarray, max_distance: int, *, method: Method = "aut
         raise ValueError(f"method must be 'auto', 'index' or 'brute'; received method={method!r}.")
     if kernel not in ("auto", "numpy", "numba"):
         raise ValueError(f"kernel must be 'auto', 'numpy' or 'numba'; received kernel={kernel!r}.")
-    if kernel == "numba" and not _numba():
-        raise ModuleNotFoundError("kernel='numba' needs Numba: pip install 'dataclean[scale]'")
+    if kernel == "numba":
+        _use_numba(kernel, 0.0)  # raises, before any work, when Numba is missing or broken
     n = len(h)
     if n < 2:
         return _empty_pairs()
     values, inverse = np.unique(h, return_inverse=True)
     plan, cost = (None, 0.0) if method == "brute" or d >= HASH_BITS else _choose_plan(values, d, method)
     run = _NUMPY
-    if plan is not None and (kernel == "numba" or (kernel == "auto" and cost > _NUMBA_MIN and _numba())):
+    if plan is not None and _use_numba(kernel, cost):
         run = _NUMBA
         plan, cost = _choose_plan(values, d, "index", _NUMBA)
         assert plan is not None
@@ -666,16 +713,18 @@ def _check_inputs(phash: np.ndarray, phash_mirror: np.ndarray, thumbs: np.ndarra
 def _pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Row-wise Pearson correlation of two (p, pixels) uint8 arrays.
 
-    From exact sums: every product of two uint8 values, and any sum of 256 of them, is an integer
-    below 2**24, which float32 holds exactly whatever the order of the additions, so
+    From exact sums: every product of two uint8 values, and any sum of 256 of them (16x16 pixels), is
+    an integer below 2**24, which float32 holds exactly whatever the order of the additions (float64
+    for bigger thumbnails), so
     ``sum(a)``, ``sum(a*a)`` and ``sum(a*b)`` come exact from float32 dot products (several times
     cheaper than centring each row first), and the correlation is formed from them in float64.
     Flat rows (std < ``_FLAT_STD``) have no shape to correlate: two flat thumbnails score
     ``1 - |mean difference| / 255`` and a flat one against a textured one scores 0.
     """
     n = a.shape[1]
-    assert n * 255 * 255 < 1 << 24, "sums must stay exact in float32"
-    fa, fb = a.astype(np.float32), b.astype(np.float32)
+    exact = np.dtype(np.float32 if n * 255 * 255 < 1 << 24 else np.float64)  # float64 for thumbnails over 16x16
+    fa: np.ndarray[Any, np.dtype[np.floating[Any]]] = a.astype(exact)
+    fb: np.ndarray[Any, np.dtype[np.floating[Any]]] = b.astype(exact)
     sa, sb = np.einsum("ij->i", fa).astype(np.float64), np.einsum("ij->i", fb).astype(np.float64)
     # n * variance and n * covariance (exact sums; the subtraction in float64)
     va = np.einsum("ij,ij->i", fa, fa).astype(np.float64) - sa * sa / n

@@ -14,6 +14,9 @@ pay for the import (~0.2 s).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numba as nb
 import numpy as np
 
@@ -24,7 +27,21 @@ _H01 = np.uint64(0x0101010101010101)
 _ONE = np.uint64(1)
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+_NJIT: Any = nb.njit
+
+
+def _compiled(inline: str = "never") -> Callable[[Callable[..., Any]], Any]:
+    """``numba.njit``, cached on disk when Numba finds a writable place for its cache (else compiled
+    afresh in each process: ~3 s, still far less than the big search that asks for it)."""
+    def wrap(func: Callable[..., Any]) -> Any:
+        try:
+            return _NJIT(cache=True, nogil=True, inline=inline)(func)
+        except RuntimeError:  # "cannot cache function ...: no locator available"
+            return _NJIT(nogil=True, inline=inline)(func)
+    return wrap
+
+
+@_compiled(inline="always")
 def _popcount(x: np.uint64) -> np.uint64:
     x = x - ((x >> _ONE) & _M1)
     x = (x & _M2) + ((x >> np.uint64(2)) & _M2)
@@ -32,7 +49,7 @@ def _popcount(x: np.uint64) -> np.uint64:
     return (x * _H01) >> np.uint64(56)
 
 
-@nb.njit(cache=True, nogil=True)
+@_compiled()
 def _radix_pass(src_d: np.ndarray, src_v: np.ndarray, dst_d: np.ndarray, dst_v: np.ndarray,
                 shift: int, bits: int, count: np.ndarray) -> None:
     """Stable counting sort of (digest, value) by ``bits`` bits of the digest from ``shift`` up
@@ -53,11 +70,11 @@ def _radix_pass(src_d: np.ndarray, src_v: np.ndarray, dst_d: np.ndarray, dst_v: 
         count[b] = at + 1
 
 
-def work_buffers(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def work_buffers(n: int) -> tuple[np.ndarray, ...]:
     """Scratch for :func:`table_pairs` over ``n`` hashes, reused table after table by one thread
-    (~24 bytes per hash)."""
+    (~24 bytes per hash); the last item holds the room for pairs that the last table needed."""
     return (np.empty(n, np.uint32), np.empty(n, np.uint32), np.empty(n, np.uint64), np.empty(n, np.uint64),
-            np.empty((1 << 16) + 1, np.int64))
+            np.empty((1 << 16) + 1, np.int64), np.array([4096], np.int64))
 
 
 def table_pairs(values: np.ndarray, parity: np.ndarray, mask: int, sel: int, is_parity: bool, rest: int,
@@ -70,22 +87,22 @@ def table_pairs(values: np.ndarray, parity: np.ndarray, mask: int, sel: int, is_
     (<= 32) of the scrambled key are sorted on: keys that merely share a digest meet as candidates
     and fail the distance or ownership check. ``work``: :func:`work_buffers` (this thread's).
     """
-    digest, tmp_d, vals, tmp_v, count = work
+    digest, tmp_d, vals, tmp_v, count, room = work
     n = len(values)
     _sort_by_digest(values, parity, np.uint64(mask), is_parity, np.uint64(rest), digest_bits, scramble,
                     scramble_parity, digest[:n], tmp_d[:n], vals[:n], tmp_v[:n], count)
     keys = tmp_d[:n] if digest_bits <= 16 else digest[:n]
-    cap = 4096
     while True:
+        cap = int(room[0])
         out_a = np.empty(cap, dtype=np.uint64)
         out_b = np.empty(cap, dtype=np.uint64)
-        found = _walk(keys, vals[:n], block_masks, sel, is_parity, k, d, out_a, out_b)
+        found = _walk(keys, vals[:n], block_masks, np.uint64(sel), is_parity, k, d, out_a, out_b)
         if found <= cap:
             return out_a[:found], out_b[:found]
-        cap = found  # rare: walk again, into room for all of them
+        room[0] = found + found // 4  # walk again, into room for all of them (and the next tables' like them)
 
 
-@nb.njit(cache=True, nogil=True)
+@_compiled()
 def _sort_by_digest(values: np.ndarray, parity: np.ndarray, mask: np.uint64, is_parity: bool, rest: np.uint64,
                     digest_bits: int, scramble: np.uint64, scramble_parity: np.uint64, digest: np.ndarray,
                     tmp_d: np.ndarray, vals: np.ndarray, tmp_v: np.ndarray, count: np.ndarray) -> None:
@@ -113,8 +130,8 @@ def _sort_by_digest(values: np.ndarray, parity: np.ndarray, mask: np.uint64, is_
         _radix_pass(tmp_d, tmp_v, digest, vals, first, digest_bits - first, count)
 
 
-@nb.njit(cache=True, nogil=True)
-def _walk(digest: np.ndarray, vals: np.ndarray, block_masks: np.ndarray, sel: int, is_parity: bool, k: int,
+@_compiled()
+def _walk(digest: np.ndarray, vals: np.ndarray, block_masks: np.ndarray, sel: np.uint64, is_parity: bool, k: int,
           d: int, out_a: np.ndarray, out_b: np.ndarray) -> int:
     """How many pairs within ``d`` bits table ``sel`` owns among the runs of equal ``digest``; the
     first ``len(out_a)`` of them are written to ``out_a``/``out_b``. (No allocation in the loop: a
@@ -135,16 +152,16 @@ def _walk(digest: np.ndarray, vals: np.ndarray, block_masks: np.ndarray, sel: in
                 x = vp ^ vals[q]
                 if _popcount(x) > dd:
                     continue
-                zero = 0
+                zero = np.uint64(0)
                 for b in range(m):
                     if not (x & block_masks[b]):
-                        zero |= 1 << b
+                        zero |= _ONE << np.uint64(b)
                 if is_parity:
                     owned = zero == sel
                 else:
                     rest_zero = zero
                     for _ in range(k + 1):
-                        rest_zero &= rest_zero - 1  # clear the lowest set bit
+                        rest_zero &= rest_zero - _ONE  # clear the lowest set bit
                     owned = (zero ^ rest_zero) == sel
                 if owned:
                     if found < cap:
