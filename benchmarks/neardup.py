@@ -198,6 +198,14 @@ def main() -> None:
     print(f"pairs_within, max_distance={args.max_distance}")
     print(f"{'distribution':<12} {'kernel':<6} {'n':>9} {'hashes':>9} {'seconds':>9} {'us/hash':>8} {'peak MiB':>9} "
           f"{'maxrss MiB':>10} {'pairs':>10}")
+    if any(k in ("numba", "auto") for k in args.kernels.split(",")):
+        from dataclean import neardup
+
+        if neardup._numba():
+            t0 = time.perf_counter()
+            neardup._numba_usable()  # import + load (or compile) once, outside the timed runs
+            print(f"(Numba's pass loaded in {time.perf_counter() - t0:.2f} s: import, compiled code from its cache "
+                  "or a first compile; not in the times below)")
     for name in args.distributions.split(","):
         for n in sizes:
             rng = np.random.default_rng(args.seed)
