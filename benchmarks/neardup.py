@@ -117,7 +117,7 @@ def estimate(hashes: np.ndarray, max_distance: int, tables: int, threads: int | 
     if plan is None:
         raise SystemExit("brute force chosen: nothing to extrapolate")
     run = neardup._NUMPY
-    if kernel == "numba" or (kernel == "auto" and cost > neardup._NUMBA_MIN and neardup._numba()):
+    if neardup._use_numba(kernel, cost):  # type: ignore[arg-type]  # pairs_within's own choice
         run = neardup._NUMBA
         plan, cost = neardup._choose_plan(values, max_distance, "index", run)
         assert plan is not None
