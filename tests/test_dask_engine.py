@@ -175,6 +175,43 @@ def test_local_cluster_started_by_the_cli(dataset: Path, tmp_path: Path, monkeyp
     assert summary["files"] == 27 and summary["parameters"]["engine"] == "dask"
 
 
+def test_local_cluster_is_quiet_when_the_dashboard_port_is_taken(dataset: Path, tmp_path: Path) -> None:
+    """Port 8787 held (a notebook's dashboard, another cluster): the audit's own cluster uses a free port
+    and prints nothing, where Dask's default scheduler warned "Port 8787 is already in use" on stderr."""
+    env = {k: v for k, v in os.environ.items() if k != "DASK_SCHEDULER_ADDRESS"}
+    with socket.socket() as held:
+        held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            held.bind(("0.0.0.0", 8787))
+            held.listen()
+        except OSError:
+            pass  # already held by someone else: as good
+        res = subprocess.run([str(Path(sys.executable).parent / "dataclean"), "audit", str(dataset), "-o", str(tmp_path / "out"),
+                              "-j", "2", "--engine", "dask", "-q", "--no-cache"], capture_output=True, text=True, env=env,
+                             timeout=120)
+    assert res.returncode == 0 and res.stderr == "", res.stderr
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["files"] == 27
+
+
+def test_a_local_cluster_leaves_no_process_or_thread_behind(dataset: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The LocalCluster an audit starts is gone (its worker processes too) by the time the audit returns,
+    and the nanny's poll interval is Dask's again."""
+    import threading
+
+    import psutil
+    from distributed.nanny import WorkerProcess
+
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    interval = WorkerProcess._init_msg_interval
+    children = {p.pid for p in psutil.Process().children(recursive=True)}
+    threads = set(threading.enumerate())
+    got = run_audit(dataset, workers=2, engine="dask")
+    assert comparable(got, drop=()) == comparable(_local(dataset), drop=())
+    assert set(threading.enumerate()) <= threads  # Dask's event loop and process watchers stopped
+    assert {p.pid for p in psutil.Process().children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE} <= children
+    assert WorkerProcess._init_msg_interval == interval
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -18,11 +18,12 @@ does.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pickle
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import fields
 from typing import Any
 
@@ -105,14 +106,23 @@ class DaskInspection:
         # times the loop, for "event loop unresponsive" warnings) and psutil's readings every 0.5 s
         # (for a dashboard this cluster does not have): every 1 s and 10 s instead (~2% of the audit).
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        if method == "fork":
+            # The versions every worker reports when it registers (``uname -p`` run in a subprocess,
+            # package metadata read: ~11 ms) are cached once here, for the forked workers to inherit.
+            from distributed.versions import get_versions
+
+            get_versions()
         with dask.config.set({"distributed.worker.multiprocessing-method": method,
                               "distributed.worker.profile.enabled": False,
                               "distributed.admin.tick.interval": "1s",
-                              "distributed.admin.system-monitor.interval": "10s"}):
+                              "distributed.admin.system-monitor.interval": "10s"}), _prompt_worker_start():
             # logs at CRITICAL: what matters comes back as task results or errors; a worker's heartbeat
-            # that meets the closing scheduler would print a traceback
+            # that meets the closing scheduler would print a traceback. No dashboard; the scheduler's
+            # HTTP server (health routes) on a free loopback port rather than 8787 on every interface,
+            # which another cluster or a notebook's dashboard may hold (Dask then warns on stderr).
             self._cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
-                                         dashboard_address=None, silence_logs=logging.CRITICAL)
+                                         host="127.0.0.1", dashboard_address=None, silence_logs=logging.CRITICAL,
+                                         scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
         return Client(self._cluster, set_as_default=False)
 
     def _submit(self, rows: range) -> Any:
@@ -170,6 +180,24 @@ class DaskInspection:
         if self._cluster is not None:
             self._cluster.close()
             self._cluster = None
+
+
+@contextlib.contextmanager
+def _prompt_worker_start() -> Iterator[None]:
+    """A nanny polls for its new worker process's first message every 50 ms (``WorkerProcess``'s
+    ``_init_msg_interval``): half of that, on average, is lost before the first task can run. Polled
+    every 5 ms while this audit's LocalCluster starts (restored after; left alone if Dask renames it)."""
+    from distributed.nanny import WorkerProcess
+
+    before = getattr(WorkerProcess, "_init_msg_interval", None)
+    if not isinstance(before, (int, float)):
+        yield
+        return
+    WorkerProcess._init_msg_interval = min(before, 0.005)
+    try:
+        yield
+    finally:
+        WorkerProcess._init_msg_interval = before
 
 
 def _records(packed: bytes) -> list[Record]:
