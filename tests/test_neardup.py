@@ -368,13 +368,37 @@ def test_prefetch_loads_the_compiled_pass_only_for_big_searches(monkeypatch: pyt
     assert neardup.prefetch_kernel(10 * neardup.PREFETCH_IMAGES) is None
 
 
-@pytest.mark.parametrize("bits", [8, 16, 17, 24, 32])
-def test_numba_digest_widths_and_two_pass_sort(bits: int, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("bits", "buckets"), [(8, 0), (16, 0), (17, 0), (24, 0), (32, 0), (17, 8), (18, 3),
+                                               (24, 8), (32, 8), (32, 5)])
+def test_numba_digest_widths_and_bucketed_sort(bits: int, buckets: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """Numba's pass sorts on a digest of log2(n) + 3 bits: one counting pass up to 16 bits, two above
-    (from 16,384 hashes). Any width is exact: digest-only collisions fail the distance or owner check."""
+    (from 16,384 hashes); from 2**18 hashes the digests are first bucketed by their top bits, each
+    bucket split again, and each part sorted on the rest (neardup_jit.bucket_bits). Any width and any
+    bucketing is exact: digest-only collisions fail the distance or owner check."""
+    from dataclean import neardup_jit
+
     monkeypatch.setattr(neardup, "_numba_digest_bits", lambda n: bits)
+    monkeypatch.setattr(neardup_jit, "bucket_bits", lambda n, digest_bits: buckets)
     hashes = np.concatenate((_crowded(800, seed=6), _biased(800, seed=7), _clustered(800, seed=8)))
     np.testing.assert_array_equal(pairs_within(hashes, 6, method="index", kernel="numba"), pairs_within_bruteforce(hashes, 6))
+
+
+def test_numba_bucketed_sort_orders_by_digest() -> None:
+    """The bucketed sort leaves every value next to those with its digest, in digest order, and keeps
+    every value once, on 300,000 hashes (256 buckets, each split in two)."""
+    from dataclean import neardup_jit
+
+    n, bits = 300_000, 22
+    assert neardup_jit.bucket_bits(n, bits) == 7 and neardup_jit.bucket_bits(n - 100_000, bits) == 0
+    values = np.unique(_uniform(n, seed=12))
+    digest, tmp_d, vals, tmp_v, count, _ = neardup_jit.work_buffers(len(values))
+    mask = 0x00FF00FF00FF00FF
+    neardup_jit._sort_by_digest(values, np.zeros(0, np.uint64), np.uint64(mask), False, np.uint64(0), bits, 7,
+                                neardup._SCRAMBLE, neardup._SCRAMBLE_PARITY, digest, tmp_d, vals, tmp_v, count)
+    want = ((values & np.uint64(mask)) * neardup._SCRAMBLE >> np.uint64(64 - bits)).astype(np.uint32)
+    order = np.argsort(want, kind="stable")
+    np.testing.assert_array_equal(digest, want[order])
+    np.testing.assert_array_equal(vals, values[order])  # stable too: ties keep the input's order
 
 
 def test_numba_matches_numpy_on_a_big_search() -> None:
