@@ -212,6 +212,23 @@ def test_a_local_cluster_leaves_no_process_or_thread_behind(dataset: Path, monke
     assert WorkerProcess._init_msg_interval == interval
 
 
+def test_nanny_poll_interval_comes_back_when_cluster_starts_overlap() -> None:
+    """Two audits in one process start clusters at once (A starts, B starts, A is up, B is up): the
+    nanny's poll interval is fast until both are up, then Dask's own again, whatever the order."""
+    from distributed.nanny import WorkerProcess
+
+    from dataclean.engine.dask import _prompt_worker_start
+
+    dask_value = WorkerProcess._init_msg_interval
+    a, b = _prompt_worker_start(), _prompt_worker_start()
+    a.__enter__()
+    b.__enter__()
+    a.__exit__(None, None, None)
+    assert WorkerProcess._init_msg_interval == min(dask_value, 0.005)
+    b.__exit__(None, None, None)
+    assert WorkerProcess._init_msg_interval == dask_value
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

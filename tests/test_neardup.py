@@ -383,17 +383,19 @@ def test_numba_digest_widths_and_bucketed_sort(bits: int, buckets: int, monkeypa
     np.testing.assert_array_equal(pairs_within(hashes, 6, method="index", kernel="numba"), pairs_within_bruteforce(hashes, 6))
 
 
-def test_numba_bucketed_sort_orders_by_digest() -> None:
+@pytest.mark.parametrize(("hi", "mask"), [(7, 0x00FF00FF00FF00FF), (1, 0x00FF00FF00FF00FF), (8, 0xF)],
+                         ids=["128-buckets", "2-buckets-split-64", "crowded"])
+def test_numba_bucketed_sort_orders_by_digest(hi: int, mask: int) -> None:
     """The bucketed sort leaves every value next to those with its digest, in digest order, and keeps
-    every value once, on 300,000 hashes (256 buckets, each split in two)."""
+    every value once, on 300,000 hashes: 128 buckets of ~2,300 (the default there), 2 buckets each
+    split 64 ways, and a 4-bit key (16 digests: most buckets empty, a few of ~19,000)."""
     from dataclean import neardup_jit
 
     n, bits = 300_000, 22
     assert neardup_jit.bucket_bits(n, bits) == 7 and neardup_jit.bucket_bits(n - 100_000, bits) == 0
     values = np.unique(_uniform(n, seed=12))
     digest, tmp_d, vals, tmp_v, count, _ = neardup_jit.work_buffers(len(values))
-    mask = 0x00FF00FF00FF00FF
-    neardup_jit._sort_by_digest(values, np.zeros(0, np.uint64), np.uint64(mask), False, np.uint64(0), bits, 7,
+    neardup_jit._sort_by_digest(values, np.zeros(0, np.uint64), np.uint64(mask), False, np.uint64(0), bits, hi,
                                 neardup._SCRAMBLE, neardup._SCRAMBLE_PARITY, digest, tmp_d, vals, tmp_v, count)
     want = ((values & np.uint64(mask)) * neardup._SCRAMBLE >> np.uint64(64 - bits)).astype(np.uint32)
     order = np.argsort(want, kind="stable")

@@ -78,8 +78,8 @@ _FLAT_STD = 1.0  # thumbnails with a smaller standard deviation (gray levels) co
 # with benchmarks/neardup.py --mirrors. numpy's table pass (digest, radix sorts, gathers) costs ~29 ns
 # per hash with the 16-bit digest at 20k hashes (numpy's radix sort clears 65,536 counters each
 # time), ~20 ns with the 32-bit one at 200k and ~50 ns at 2M, as the arrays outgrow the caches.
-# Numba's (dataclean.neardup_jit) ~8.5 ns at 200k, ~18 ns at 2M and ~25-45 ns at 20M, and each
-# candidate costs it ~0.8-1 ns instead of ~15.
+# Numba's (dataclean.neardup_jit, bucketed sort from 2**18 hashes) ~8-10 ns at 200k, ~11-16 ns at 2M
+# and ~20 ns at 20M, and each candidate costs it ~1-1.5 ns instead of ~15.
 _COST_SORT_AT = 200_000
 
 
@@ -101,7 +101,7 @@ class _Kernel:
 
 
 _NUMPY = _Kernel("numpy", 2.9e-8, 2e-8, 0.4, 1.5e-8)
-_NUMBA = _Kernel("numba", 6e-9, 9e-9, 0.15, 1e-9)  # bucketed sort from 2**18 hashes: ~10 ns at 200k, ~20 at 20M
+_NUMBA = _Kernel("numba", 6e-9, 9e-9, 0.15, 1e-9)
 #: Estimated numpy seconds above which the search runs Numba's pass when Numba is installed: its
 #: import and the load of its compiled code (cached on disk) take ~0.45 s (a first compile ~3 s).
 _NUMBA_MIN = 0.5

@@ -6,12 +6,14 @@ over the runs of equal digests, checking each candidate pair's distance and owne
 numpy pass spends most of its time making and gathering temporary arrays; this one touches each
 hash a few times per table, and each candidate once.
 
-The sort is cache-aware. A digest of 16 bits or fewer takes one counting pass. A longer one is
-first split by its top bits into at most 1,024 buckets of ~16,000 hashes (one pass over memory,
-few enough destinations for the caches to combine the writes), and each bucket is then sorted on
-the rest of its digest by two counting passes while it sits in the second-level cache. A plain
-two-pass sort of 20M hashes scattered each pass over 16,384 destinations: 24 ns per hash per table
-against 6 ns at 200k. Compiled on first use and cached on disk by Numba
+The sort is cache-aware. A digest of 16 bits or fewer takes one counting pass, and up to 2**18
+hashes a longer one takes two over all of them (it all fits in the last-level cache). From 2**18
+hashes the digests are first bucketed by their top bits (at most 256 buckets, counted while the
+digests are made: few enough destinations for the writes to stream), each bucket is split by a few
+more bits into parts of ~2,000-4,000 hashes while it sits in the second-level cache, and each part is
+sorted on the rest by two counting passes in the first-level cache. The two global passes over 20M
+hashes scattered each pass over 16,384 destinations: ~25 ns per hash per table, against ~13 for
+the bucketed sort (and ~7 for either at 100k). Compiled on first use and cached on disk by Numba
 (``cache=True``); it releases the GIL, so tables run on several threads.
 
 Imported only by dataclean.neardup, only when Numba is installed and a search is big enough to
@@ -88,9 +90,9 @@ def work_buffers(n: int) -> tuple[np.ndarray, ...]:
 
 
 def bucket_bits(n: int, digest_bits: int) -> int:
-    """Top digest bits that split ``n`` hashes into buckets of a few thousand (at most 8: 256 buckets,
-    few enough for the writes to stream; at least 2 bits left for the two passes); 0 (two counting
-    passes over all of them) below 2**18 hashes, where that is as fast (measured: benchmarks/neardup.py)."""
+    """Top digest bits that bucket ``n`` hashes (buckets of ~2,000-4,000 up to 2**20 hashes, n / 256
+    above: at most 8 bits, few enough destinations for the writes to stream; at least 2 bits left for
+    the passes); 0 (two counting passes over all of them) below 2**18 hashes, where that is as fast."""
     if n < _BUCKETED_FROM:
         return 0
     return max(0, min(_MAX_BUCKET_BITS, n.bit_length() - 12, digest_bits - 2))
@@ -131,8 +133,9 @@ def _sort_by_digest(values: np.ndarray, parity: np.ndarray, mask: np.uint64, is_
     """``vals`` = ``values`` ordered by their keys' digests, which end up in ``tmp_d`` (16 bits or fewer:
     one counting pass) or ``digest``: bucketed by the top ``hi`` bits (counted as the digests are
     made), each bucket split by a few more bits while it is in the second-level cache, and each part
-    sorted on the rest by two counting passes in the first-level cache. ``count``: the work buffer's
-    (the buckets' bounds, a bucket's split, a pass's counts)."""
+    sorted on the rest by two counting passes in the first-level cache; ``hi`` 0: two counting passes
+    over all of them. ``hi`` must lie in 0..min(8, digest_bits - 2) (table_pairs clamps it: Numba checks
+    no bounds). ``count``: the work buffer's (the buckets' bounds, a bucket's split, a pass's counts)."""
     n = len(values)
     top = np.uint64(64 - digest_bits)
     low = np.uint64(0)
@@ -140,6 +143,7 @@ def _sort_by_digest(values: np.ndarray, parity: np.ndarray, mask: np.uint64, is_
         while not (rest >> low) & _ONE:
             low += _ONE
     bucketed = digest_bits > 16
+    counting = bucketed and hi > 0
     lo = digest_bits - hi if bucketed else 0
     bounds = count[: (1 << hi) + 1]
     bounds[:] = 0
@@ -153,7 +157,7 @@ def _sort_by_digest(values: np.ndarray, parity: np.ndarray, mask: np.uint64, is_
             key ^= q * scramble_parity
         g = np.uint32((key * scramble) >> top)
         digest[i] = g
-        if bucketed:
+        if counting:
             bounds[(g >> sh) + 1] += 1
     if not bucketed:
         _radix_pass(digest, values, tmp_d, vals, 0, digest_bits, count)

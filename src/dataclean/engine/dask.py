@@ -22,6 +22,7 @@ import contextlib
 import logging
 import os
 import pickle
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import fields
@@ -182,22 +183,36 @@ class DaskInspection:
             self._cluster = None
 
 
+_POLL_LOCK = threading.Lock()
+
+
+class _Poll:
+    starting = 0  # LocalClusters starting now in this process
+    dask_value: float | None = None  # Dask's own interval, kept while any are
+
+
 @contextlib.contextmanager
 def _prompt_worker_start() -> Iterator[None]:
     """A nanny polls for its new worker process's first message every 50 ms (``WorkerProcess``'s
     ``_init_msg_interval``): half of that, on average, is lost before the first task can run. Polled
-    every 5 ms while this audit's LocalCluster starts (restored after; left alone if Dask renames it)."""
+    every 5 ms while this audit's LocalCluster starts (Dask's value back once no audit in this process
+    is starting one; left alone if Dask renames it)."""
     from distributed.nanny import WorkerProcess
 
-    before = getattr(WorkerProcess, "_init_msg_interval", None)
-    if not isinstance(before, (int, float)):
-        yield
-        return
-    WorkerProcess._init_msg_interval = min(before, 0.005)
+    with _POLL_LOCK:
+        if not _Poll.starting:
+            before = getattr(WorkerProcess, "_init_msg_interval", None)
+            _Poll.dask_value = float(before) if isinstance(before, (int, float)) else None
+        if _Poll.dask_value is not None:
+            WorkerProcess._init_msg_interval = min(_Poll.dask_value, 0.005)
+        _Poll.starting += 1
     try:
         yield
     finally:
-        WorkerProcess._init_msg_interval = before
+        with _POLL_LOCK:
+            _Poll.starting -= 1
+            if not _Poll.starting and _Poll.dask_value is not None:
+                WorkerProcess._init_msg_interval = _Poll.dask_value
 
 
 def _records(packed: bytes) -> list[Record]:
