@@ -8,8 +8,8 @@ hash a few times per table, and each candidate once.
 
 The sort is cache-aware. A digest of 16 bits or fewer takes one counting pass, and up to 2**18
 hashes a longer one takes two over all of them (it all fits in the last-level cache). From 2**18
-hashes the digests are first bucketed by their top bits (at most 256 buckets, counted while the
-digests are made: few enough destinations for the writes to stream), each bucket is split by a few
+hashes the digests are first bucketed by their top bits (at most 256 buckets: few enough
+destinations for the writes to stream), each bucket is split by a few
 more bits into parts of ~2,000-4,000 hashes while it sits in the second-level cache, and each part is
 sorted on the rest by two counting passes in the first-level cache. The two global passes over 20M
 hashes scattered each pass over 16,384 destinations: ~25 ns per hash per table, against ~13 for
@@ -93,9 +93,11 @@ def bucket_bits(n: int, digest_bits: int) -> int:
     """Top digest bits that bucket ``n`` hashes (buckets of ~2,000-4,000 up to 2**20 hashes, n / 256
     above: at most 8 bits, few enough destinations for the writes to stream; at least 2 bits left for
     the passes); 0 (two counting passes over all of them) below 2**18 hashes, where that is as fast."""
-    if n < _BUCKETED_FROM:
-        return 0
-    return max(0, min(_MAX_BUCKET_BITS, n.bit_length() - 12, digest_bits - 2))
+    return 0 if n < _BUCKETED_FROM else _clamped_bucket_bits(n.bit_length() - 12, digest_bits)
+
+
+def _clamped_bucket_bits(hi: int, digest_bits: int) -> int:
+    return max(0, min(_MAX_BUCKET_BITS, hi, digest_bits - 2))
 
 
 def table_pairs(values: np.ndarray, parity: np.ndarray, mask: int, sel: int, is_parity: bool, rest: int,
@@ -112,7 +114,7 @@ def table_pairs(values: np.ndarray, parity: np.ndarray, mask: int, sel: int, is_
     """
     digest, tmp_d, vals, tmp_v, count, room = work
     n = len(values)
-    hi = bucket_bits(n, digest_bits) if buckets is None else max(0, min(_MAX_BUCKET_BITS, buckets, digest_bits - 2))
+    hi = bucket_bits(n, digest_bits) if buckets is None else _clamped_bucket_bits(buckets, digest_bits)
     _sort_by_digest(values, parity, np.uint64(mask), is_parity, np.uint64(rest), digest_bits, hi, scramble,
                     scramble_parity, digest[:n], tmp_d[:n], vals[:n], tmp_v[:n], count)
     keys = tmp_d[:n] if digest_bits <= 16 else digest[:n]
@@ -131,23 +133,17 @@ def _sort_by_digest(values: np.ndarray, parity: np.ndarray, mask: np.uint64, is_
                     digest_bits: int, hi: int, scramble: np.uint64, scramble_parity: np.uint64, digest: np.ndarray,
                     tmp_d: np.ndarray, vals: np.ndarray, tmp_v: np.ndarray, count: np.ndarray) -> None:
     """``vals`` = ``values`` ordered by their keys' digests, which end up in ``tmp_d`` (16 bits or fewer:
-    one counting pass) or ``digest``: bucketed by the top ``hi`` bits (counted as the digests are
-    made), each bucket split by a few more bits while it is in the second-level cache, and each part
-    sorted on the rest by two counting passes in the first-level cache; ``hi`` 0: two counting passes
-    over all of them. ``hi`` must lie in 0..min(8, digest_bits - 2) (table_pairs clamps it: Numba checks
-    no bounds). ``count``: the work buffer's (the buckets' bounds, a bucket's split, a pass's counts)."""
+    one counting pass) or ``digest``: bucketed by the top ``hi`` bits, each bucket split by a few more
+    bits while it is in the second-level cache, and each part sorted on the rest by two counting
+    passes in the first-level cache; ``hi`` 0: two counting passes over all of them. ``hi`` must lie
+    in 0..min(8, digest_bits - 2) (table_pairs clamps it: Numba checks no bounds). ``count``: the
+    work buffer's (the buckets' bounds, a bucket's split, a pass's counts)."""
     n = len(values)
     top = np.uint64(64 - digest_bits)
     low = np.uint64(0)
     if rest:
         while not (rest >> low) & _ONE:
             low += _ONE
-    bucketed = digest_bits > 16
-    counting = bucketed and hi > 0
-    lo = digest_bits - hi if bucketed else 0
-    bounds = count[: (1 << hi) + 1]
-    bounds[:] = 0
-    sh = np.uint32(lo)
     for i in range(n):
         key = values[i] & mask
         if is_parity:
@@ -155,11 +151,8 @@ def _sort_by_digest(values: np.ndarray, parity: np.ndarray, mask: np.uint64, is_
             if rest and (q >> low) & _ONE:
                 q ^= rest
             key ^= q * scramble_parity
-        g = np.uint32((key * scramble) >> top)
-        digest[i] = g
-        if counting:
-            bounds[(g >> sh) + 1] += 1
-    if not bucketed:
+        digest[i] = np.uint32((key * scramble) >> top)
+    if digest_bits <= 16:
         _radix_pass(digest, values, tmp_d, vals, 0, digest_bits, count)
         return
     if hi == 0:  # what fits in the last-level cache: two counting passes over all of it
@@ -167,14 +160,9 @@ def _sort_by_digest(values: np.ndarray, parity: np.ndarray, mask: np.uint64, is_
         _radix_pass(digest, values, tmp_d, tmp_v, 0, first, count)
         _radix_pass(tmp_d, tmp_v, digest, vals, first, digest_bits - first, count)
         return
-    for b in range(1 << hi):  # bounds[b]: where bucket b starts; moved to its end as it is filled
-        bounds[b + 1] += bounds[b]
-    for i in range(n):
-        b = digest[i] >> sh
-        at = bounds[b]
-        tmp_d[at] = digest[i]
-        tmp_v[at] = values[i]
-        bounds[b] = at + 1
+    lo = digest_bits - hi
+    bounds = count[:_SPLIT]  # after the pass: where each bucket ends
+    _radix_pass(digest, values, tmp_d, tmp_v, lo, hi, bounds)
     split = count[_SPLIT:_INNER]
     inner = count[_INNER:]
     start = 0
